@@ -254,6 +254,20 @@ bind_text (sqlite3_stmt *stmt,
   sqlite3_bind_text (stmt, index, value, -1, SQLITE_TRANSIENT);
 }
 
+/* Binds ?1 and ?2 as far as the statement has them. */
+static void
+bind_params (sqlite3_stmt *stmt,
+             const char   *arg1,
+             const char   *arg2)
+{
+  int count = sqlite3_bind_parameter_count (stmt);
+
+  if (count >= 1)
+    bind_text (stmt, 1, arg1);
+  if (count >= 2)
+    bind_text (stmt, 2, arg2);
+}
+
 /* Runs a statement with up to two text parameters that returns nothing. */
 static gboolean
 run_sql (ConfabSandboxStore  *self,
@@ -266,9 +280,7 @@ run_sql (ConfabSandboxStore  *self,
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, arg1);
-  if (sqlite3_bind_parameter_count (stmt) >= 2)
-    bind_text (stmt, 2, arg2);
+  bind_params (stmt, arg1, arg2);
   return step (self, stmt, error) >= 0;
 }
 
@@ -291,9 +303,7 @@ query_int64 (ConfabSandboxStore  *self,
     *out_found = FALSE;
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, arg1);
-  if (sqlite3_bind_parameter_count (stmt) >= 2)
-    bind_text (stmt, 2, arg2);
+  bind_params (stmt, arg1, arg2);
 
   rc = step (self, stmt, error);
   if (rc < 0)
@@ -659,8 +669,8 @@ confab_sandbox_store_init (ConfabSandboxStore *self)
 {
 }
 
-/* SQLite treats a file shorter than one page as an empty database and would write over
- * it, so check the magic header ourselves before SQLite touches the file. */
+/* Refuse a file that is not a SQLite database before SQLite opens it, so the refusal does
+ * not depend on how SQLite copes with it and nothing is ever written beside or over it. */
 static gboolean
 check_existing_file (const char  *path,
                      GError     **error)
@@ -1819,14 +1829,15 @@ lookup_message (ConfabSandboxStore  *self,
 
 static gboolean
 check_text (const char  *text,
+            const char  *operation,
             GError     **error)
 {
   if (!g_utf8_validate (text, -1, NULL))
     return input_error (error, "invalid request: text must be valid UTF-8");
   if (g_utf8_strlen (text, -1) > MAX_MESSAGE_LENGTH)
     {
-      g_set_error_literal (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_MESSAGE_TOO_LONG,
-                           "SendMessage failed with error: \"message is too long\"");
+      g_set_error (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_MESSAGE_TOO_LONG,
+                   "%s failed with error: \"message is too long\"", operation);
       return FALSE;
     }
   return TRUE;
@@ -2008,7 +2019,7 @@ confab_sandbox_store_insert_message (ConfabSandboxStore  *self,
     }
   if (text == NULL)
     text = "";
-  if (!check_text (text, error))
+  if (!check_text (text, "SendMessage", error))
     return NULL;
   if (type == NULL)
     type = "regular";
@@ -2082,7 +2093,7 @@ confab_sandbox_store_update_message (ConfabSandboxStore  *self,
   /* Like Stream, an update replaces the message: what is not sent is cleared. */
   if (text == NULL)
     text = "";
-  if (!check_text (text, error))
+  if (!check_text (text, "UpdateMessage", error))
     return NULL;
   data = read_message_data (message, error);
   if (data == NULL)
