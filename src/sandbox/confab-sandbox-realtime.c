@@ -189,6 +189,8 @@ _confab_sandbox_realtime_setup (ConfabSandboxServer *self)
 {
   soup_server_add_handler (self->soup, "/connect", on_connect_http, self, NULL);
   soup_server_add_websocket_handler (self->soup, "/connect", NULL, NULL, on_websocket, self, NULL);
+  /* permessage-deflate would let a small compressed frame inflate past the frame limit. */
+  soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
 }
 
 /* Long-poll ------------------------------------------------------------------------ */

@@ -137,6 +137,15 @@ _confab_sandbox_server_me (ConfabSandboxServer *self,
   json_object_set_boolean_member (me, "online", TRUE);
   json_object_set_int_member (me, "unread_threads", 0);
   _confab_sandbox_server_add_unread (self, me, NULL, user_id);
+  /* OwnUser.unread_count is the user's total, as on Stream. */
+  json_object_set_int_member (me, "unread_count",
+                              json_object_get_int_member_with_default (me, "total_unread_count", 0));
+  if (!json_object_has_member (me, "last_active"))
+    {
+      g_autofree char *now = confab_sandbox_format_time (g_get_real_time ());
+
+      json_object_set_string_member (me, "last_active", now);
+    }
 
   enabled = json_object_new ();
   json_object_set_boolean_member (enabled, "enabled", TRUE);

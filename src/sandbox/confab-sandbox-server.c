@@ -404,8 +404,8 @@ on_request (SoupServer        *soup,
   g_autoptr(JsonObject) result = NULL;
   g_autofree char *body = NULL;
   ConfabSandboxRequest request = { 0 };
+  g_autoptr(GString) allowed = NULL;
   const Route *route = NULL;
-  gboolean path_known = FALSE;
   gint64 started = g_get_monotonic_time ();
   char duration[32];
 
@@ -441,17 +441,25 @@ on_request (SoupServer        *soup,
 
       if (!match_route (&routes[i], segments, &matched))
         continue;
-      path_known = TRUE;
       if (g_str_equal (routes[i].method, method))
         {
           route = &routes[i];
           params = g_steal_pointer (&matched);
         }
+      else
+        {
+          if (allowed == NULL)
+            allowed = g_string_new (routes[i].method);
+          else
+            g_string_append_printf (allowed, ", %s", routes[i].method);
+        }
     }
 
   if (route == NULL)
     {
-      if (path_known)
+      if (allowed != NULL)
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", allowed->str);
+      if (allowed != NULL)
         _confab_sandbox_respond_error_literal (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, CONFAB_STREAM_ERROR_INPUT,
                                "method not allowed for this path");
       else
