@@ -112,6 +112,8 @@ _confab_sandbox_api_send_message (ConfabSandboxRequest *request,
   if (message == NULL)
     return NULL;
 
+  _confab_sandbox_server_set_nested_online (self, message, "user");
+
   /* Sending counts as reading, as on Stream. */
   own_read = confab_sandbox_store_mark_read (self->store, cid, user_id,
                                              json_object_get_string_member (message, "id"), NULL);

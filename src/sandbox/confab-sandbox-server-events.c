@@ -157,6 +157,17 @@ _confab_sandbox_server_me (ConfabSandboxServer *self,
   return me;
 }
 
+void
+_confab_sandbox_server_set_nested_online (ConfabSandboxServer *self,
+                                          JsonObject          *object,
+                                          const char          *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    _confab_sandbox_server_set_online (self, json_node_get_object (node));
+}
+
 static JsonObject *
 find_member (GPtrArray  *members,
              const char *user_id)
@@ -203,6 +214,13 @@ _confab_sandbox_server_channel_state (ConfabSandboxServer     *self,
   reads = confab_sandbox_store_list_reads (self->store, cid, error);
   if (reads == NULL)
     return NULL;
+
+  /* Every embedded user says whether they are online now, not when they were stored. */
+  _confab_sandbox_server_set_nested_online (self, channel, "created_by");
+  for (guint i = 0; i < messages->len; i++)
+    _confab_sandbox_server_set_nested_online (self, g_ptr_array_index (messages, i), "user");
+  for (guint i = 0; i < reads->len; i++)
+    _confab_sandbox_server_set_nested_online (self, g_ptr_array_index (reads, i), "user");
 
   member_array = json_array_new ();
   for (guint i = 0; i < members->len && (member_limit == 0 || i < member_limit); i++)

@@ -85,6 +85,9 @@ JsonObject *_confab_sandbox_server_me            (ConfabSandboxServer  *self,
                                                   JsonObject           *user);
 void        _confab_sandbox_server_set_online    (ConfabSandboxServer  *self,
                                                   JsonObject           *user);
+void        _confab_sandbox_server_set_nested_online (ConfabSandboxServer *self,
+                                                      JsonObject          *object,
+                                                      const char          *member);
 JsonObject *_confab_sandbox_server_channel_state (ConfabSandboxServer  *self,
                                                   const char           *cid,
                                                   const char           *user_id,

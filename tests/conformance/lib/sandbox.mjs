@@ -125,6 +125,8 @@ export async function waitFor(predicate, { timeout = 5000, interval = 20, what =
   }
 }
 
+const NOTHING_POLL_MS = 25;
+
 /**
  * The explicit "nothing happened within N ms" check: polls `happened()` for `duration` ms and
  * fails as soon as it returns truthy. Only for asserting the absence of something (e.g. no
@@ -135,7 +137,7 @@ export async function assertNothingHappensWithin(duration, happened, what) {
   while (Date.now() < end) {
     const v = await happened();
     if (v) throw new Error(`expected nothing within ${duration} ms, but: ${what} (${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, NOTHING_POLL_MS));
   }
   const v = await happened();
   if (v) throw new Error(`expected nothing within ${duration} ms, but: ${what} (${JSON.stringify(v)})`);
