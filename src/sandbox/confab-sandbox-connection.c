@@ -441,8 +441,13 @@ confab_sandbox_connection_close (ConfabSandboxConnection *self,
       return;
     }
 
-  mark_closed (self);
-  release_held_poll (self);
+  {
+    /* Emitting "closed" can drop the hub's reference, the last one. */
+    g_autoptr(ConfabSandboxConnection) hold = g_object_ref (self);
+
+    mark_closed (self);
+    release_held_poll (self);
+  }
 }
 
 gboolean

@@ -315,6 +315,49 @@ shallow_copy (JsonObject *event)
   return copy;
 }
 
+/* Sending can close a connection (a long-poll client too far behind), which changes the
+ * hub's tables: every fan-out works on a snapshot of its targets. */
+typedef struct
+{
+  char                    *user_id;
+  ConfabSandboxConnection *connection;
+} Target;
+
+static void
+target_clear (gpointer data)
+{
+  Target *target = data;
+
+  g_free (target->user_id);
+  g_object_unref (target->connection);
+}
+
+static GArray *
+watching_targets (ConfabSandboxHub *self,
+                  const char       *cid)
+{
+  GArray *targets = g_array_new (FALSE, FALSE, sizeof (Target));
+  GHashTableIter iter;
+  gpointer key;
+  gpointer value;
+
+  g_array_set_clear_func (targets, target_clear);
+  g_hash_table_iter_init (&iter, self->by_user);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      GPtrArray *mine = value;
+
+      for (guint i = 0; i < mine->len; i++)
+        if (confab_sandbox_connection_is_watching (g_ptr_array_index (mine, i), cid))
+          {
+            Target target = { g_strdup (key), g_object_ref (g_ptr_array_index (mine, i)) };
+
+            g_array_append_val (targets, target);
+          }
+    }
+  return targets;
+}
+
 void
 confab_sandbox_hub_send_to_watchers (ConfabSandboxHub         *self,
                                      const char               *cid,
@@ -322,10 +365,10 @@ confab_sandbox_hub_send_to_watchers (ConfabSandboxHub         *self,
                                      ConfabSandboxPersonalize  personalize,
                                      gpointer                  user_data)
 {
+  g_autoptr(GArray) targets = NULL;
   g_autofree char *shared = NULL;
-  GHashTableIter iter;
-  gpointer key;
-  gpointer value;
+  g_autofree char *personal = NULL;
+  const char *personal_for = NULL;
 
   g_return_if_fail (CONFAB_SANDBOX_IS_HUB (self));
   g_return_if_fail (cid != NULL && event != NULL);
@@ -333,29 +376,22 @@ confab_sandbox_hub_send_to_watchers (ConfabSandboxHub         *self,
   if (personalize == NULL)
     shared = confab_sandbox_json_to_string (event);
 
-  /* Per user, so a personalised copy is serialised once however many tabs they have. */
-  g_hash_table_iter_init (&iter, self->by_user);
-  while (g_hash_table_iter_next (&iter, &key, &value))
+  /* Grouped by user, so a personalised copy is serialised once however many tabs they have. */
+  targets = watching_targets (self, cid);
+  for (guint i = 0; i < targets->len; i++)
     {
-      GPtrArray *mine = value;
-      g_autofree char *personal = NULL;
+      Target *target = &g_array_index (targets, Target, i);
 
-      for (guint i = 0; i < mine->len; i++)
+      if (shared == NULL && g_strcmp0 (personal_for, target->user_id) != 0)
         {
-          ConfabSandboxConnection *connection = g_ptr_array_index (mine, i);
+          g_autoptr(JsonObject) copy = shallow_copy (event);
 
-          if (!confab_sandbox_connection_is_watching (connection, cid))
-            continue;
-
-          if (shared == NULL && personal == NULL)
-            {
-              g_autoptr(JsonObject) copy = shallow_copy (event);
-
-              personalize (copy, key, user_data);
-              personal = confab_sandbox_json_to_string (copy);
-            }
-          confab_sandbox_connection_send_text (connection, shared != NULL ? shared : personal);
+          personalize (copy, target->user_id, user_data);
+          g_free (personal);
+          personal = confab_sandbox_json_to_string (copy);
+          personal_for = target->user_id;
         }
+      confab_sandbox_connection_send_text (target->connection, shared != NULL ? shared : personal);
     }
 }
 
@@ -364,6 +400,7 @@ confab_sandbox_hub_send_to_user (ConfabSandboxHub *self,
                                  const char       *user_id,
                                  JsonObject       *event)
 {
+  g_autoptr(GPtrArray) targets = NULL;
   g_autofree char *text = NULL;
   GPtrArray *mine;
 
@@ -373,9 +410,12 @@ confab_sandbox_hub_send_to_user (ConfabSandboxHub *self,
   if (mine == NULL)
     return;
 
-  text = confab_sandbox_json_to_string (event);
+  targets = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < mine->len; i++)
-    confab_sandbox_connection_send_text (g_ptr_array_index (mine, i), text);
+    g_ptr_array_add (targets, g_object_ref (g_ptr_array_index (mine, i)));
+  text = confab_sandbox_json_to_string (event);
+  for (guint i = 0; i < targets->len; i++)
+    confab_sandbox_connection_send_text (g_ptr_array_index (targets, i), text);
 }
 
 void
@@ -383,15 +423,14 @@ confab_sandbox_hub_send_presence (ConfabSandboxHub *self,
                                   const char       *user_id,
                                   JsonObject       *event)
 {
+  g_autoptr(GPtrArray) all = NULL;
   g_autofree char *text = NULL;
-  GHashTableIter iter;
-  gpointer value;
 
   g_return_if_fail (CONFAB_SANDBOX_IS_HUB (self));
 
   text = confab_sandbox_json_to_string (event);
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (confab_sandbox_connection_wants_presence (value, user_id))
-      confab_sandbox_connection_send_text (value, text);
+  all = snapshot (self);
+  for (guint i = 0; i < all->len; i++)
+    if (confab_sandbox_connection_wants_presence (g_ptr_array_index (all, i), user_id))
+      confab_sandbox_connection_send_text (g_ptr_array_index (all, i), text);
 }

@@ -138,7 +138,8 @@ on_websocket (SoupServer              *soup,
   GUri *uri = soup_server_message_get_uri (msg);
   const char *raw_query = g_uri_get_query (uri);
 
-  g_object_set (ws, "max-incoming-payload-size", (guint64) CONFAB_SANDBOX_MAX_FRAME_SIZE, NULL);
+  /* libsoup refuses a payload equal to the limit too; the documented limit is "above". */
+  g_object_set (ws, "max-incoming-payload-size", (guint64) CONFAB_SANDBOX_MAX_FRAME_SIZE + 1, NULL);
 
   if (raw_query != NULL)
     query = soup_form_decode (raw_query);

@@ -31,6 +31,9 @@ typedef struct
 } Route;
 
 /* '*' stands for one path segment; the segments it matched become request->params. */
+static const char *request_body (SoupServerMessage *msg,
+                                 gsize             *length);
+
 static const Route routes[] = {
   { "POST",   "/channels",                  FALSE, _confab_sandbox_api_query_channels },
   { "GET",    "/channels",                  FALSE, _confab_sandbox_api_query_channels },
@@ -365,8 +368,9 @@ read_body (ConfabSandboxRequest *request,
            const char           *method,
            GError              **error)
 {
-  SoupMessageBody *body = soup_server_message_get_request_body (msg);
   const char *payload;
+  const char *data;
+  gsize length = 0;
 
   /* GET calls carry their JSON in ?payload= (query users, query channels). */
   if (g_str_equal (method, "GET") || g_str_equal (method, "DELETE"))
@@ -379,13 +383,14 @@ read_body (ConfabSandboxRequest *request,
       return request->body != NULL;
     }
 
-  if (body->length == 0)
+  data = request_body (msg, &length);
+  if (length == 0)
     {
       request->body = json_object_new ();
       return TRUE;
     }
 
-  request->body = confab_sandbox_json_parse_object (body->data, body->length, error);
+  request->body = confab_sandbox_json_parse_object (data, length, error);
   return request->body != NULL;
 }
 
@@ -406,6 +411,7 @@ on_request (SoupServer        *soup,
   ConfabSandboxRequest request = { 0 };
   g_autoptr(GString) allowed = NULL;
   const Route *route = NULL;
+  gsize body_length = 0;
   gint64 started = g_get_monotonic_time ();
   char duration[32];
 
@@ -413,14 +419,18 @@ on_request (SoupServer        *soup,
   if (g_str_equal (path, "/longpoll"))
     {
       if (!g_str_equal (method, "GET"))
-        _confab_sandbox_respond_error_literal (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, CONFAB_STREAM_ERROR_INPUT,
+        {
+          soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET");
+          _confab_sandbox_respond_error_literal (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, CONFAB_STREAM_ERROR_INPUT,
                                "method not allowed");
+        }
       else
         _confab_sandbox_longpoll (self, msg, query);
       return;
     }
 
-  if (soup_server_message_get_request_body (msg)->length > CONFAB_SANDBOX_MAX_BODY_SIZE)
+  request_body (msg, &body_length);
+  if (body_length > CONFAB_SANDBOX_MAX_BODY_SIZE)
     {
       _confab_sandbox_respond_error_literal (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
                              CONFAB_STREAM_ERROR_PAYLOAD_TOO_BIG, "request body is too large");
@@ -497,7 +507,24 @@ on_request (SoupServer        *soup,
   confab_sandbox_claims_clear (&request.claims);
 }
 
-/* Refuse oversized bodies from their Content-Length, before reading them. */
+#define BOUNDED_BODY_KEY "confab-sandbox-bounded-body"
+
+/* A body of unannounced length is collected here, never past the limit, so an endless
+ * chunked upload cannot grow the server's memory. */
+static void
+on_got_chunk (SoupServerMessage *msg,
+              GBytes            *chunk,
+              gpointer           user_data)
+{
+  GByteArray *body = g_object_get_data (G_OBJECT (msg), BOUNDED_BODY_KEY);
+  gsize length = g_bytes_get_size (chunk);
+
+  if (body->len <= CONFAB_SANDBOX_MAX_BODY_SIZE)
+    g_byte_array_append (body, g_bytes_get_data (chunk, NULL),
+                         MIN (length, CONFAB_SANDBOX_MAX_BODY_SIZE + 1 - body->len));
+}
+
+/* Refuse oversized bodies from their Content-Length, before reading them; bound the rest. */
 static void
 on_early_request (SoupServer        *soup,
                   SoupServerMessage *msg,
@@ -506,11 +533,42 @@ on_early_request (SoupServer        *soup,
                   gpointer           user_data)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
 
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      soup_message_headers_get_content_length (headers) > CONFAB_SANDBOX_MAX_BODY_SIZE)
-    _confab_sandbox_respond_error_literal (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                           CONFAB_STREAM_ERROR_PAYLOAD_TOO_BIG, "request body is too large");
+  if (encoding == SOUP_ENCODING_CONTENT_LENGTH)
+    {
+      if (soup_message_headers_get_content_length (headers) > CONFAB_SANDBOX_MAX_BODY_SIZE)
+        _confab_sandbox_respond_error_literal (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                                              CONFAB_STREAM_ERROR_PAYLOAD_TOO_BIG,
+                                              "request body is too large");
+      return;
+    }
+
+  if (encoding == SOUP_ENCODING_CHUNKED || encoding == SOUP_ENCODING_EOF)
+    {
+      soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+      g_object_set_data_full (G_OBJECT (msg), BOUNDED_BODY_KEY, g_byte_array_new (),
+                              (GDestroyNotify) g_byte_array_unref);
+      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+    }
+}
+
+/* The request body, wherever on_early_request() put it. */
+static const char *
+request_body (SoupServerMessage *msg,
+              gsize             *length)
+{
+  GByteArray *bounded = g_object_get_data (G_OBJECT (msg), BOUNDED_BODY_KEY);
+  SoupMessageBody *body;
+
+  if (bounded != NULL)
+    {
+      *length = bounded->len;
+      return (const char *) bounded->data;
+    }
+  body = soup_server_message_get_request_body (msg);
+  *length = body->length;
+  return body->data;
 }
 
 /* Presence ------------------------------------------------------------------------ */
@@ -576,8 +634,11 @@ confab_sandbox_server_listen (ConfabSandboxServer *self,
   g_return_val_if_fail (CONFAB_SANDBOX_IS_SERVER (self), FALSE);
   g_return_val_if_fail (self->soup == NULL, FALSE);
 
+  /* raw-paths: split_path() decodes each segment once, so an escaped '/' or '%' in a
+   * channel id stays part of the id instead of being decoded twice. */
   self->soup = soup_server_new ("server-header", "confab-sandbox/" PACKAGE_VERSION " ",
                                 "tls-certificate", certificate,
+                                "raw-paths", TRUE,
                                 NULL);
   soup_server_add_early_handler (self->soup, NULL, on_early_request, self, NULL);
   soup_server_add_handler (self->soup, NULL, on_request, self, NULL);
