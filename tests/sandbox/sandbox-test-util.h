@@ -20,7 +20,7 @@ G_BEGIN_DECLS
 #define SANDBOX_TEST_API_SECRET "test-secret-0123456789abcdef"
 /* How long any single wait may take before the test fails. Generous, because a
  * sanitizer build is several times slower; a passing test never waits this long. */
-#define SANDBOX_TEST_DEADLINE_MS 5000
+#define SANDBOX_TEST_DEADLINE_MS 30000
 
 /* Waiting ------------------------------------------------------------------------- */
 
