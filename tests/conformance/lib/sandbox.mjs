@@ -402,6 +402,10 @@ function sdkLogger(tag) {
  *   allowDevTokens, demo, demoMessages, noWebsocket, webhookUrl, extraArgs.
  * Resolves once the sandbox printed its `{"listening": URL}` line.
  */
+/** A self-signed certificate for 127.0.0.1 (test only); trust it with NODE_EXTRA_CA_CERTS. */
+export const TLS_CERT = fileURLToPath(new URL('../../sandbox/data/test-cert.pem', import.meta.url));
+const TLS_KEY = fileURLToPath(new URL('../../sandbox/data/test-key.pem', import.meta.url));
+
 export async function startSandbox(opts = {}) {
   const apiKey = opts.apiKey || randomId('key');
   const apiSecret = opts.apiSecret || randomBytes(24).toString('hex');
@@ -412,6 +416,7 @@ export async function startSandbox(opts = {}) {
   if (opts.dataDir) args.push('--data-dir', opts.dataDir);
   if (opts.noWebsocket) args.push('--no-websocket');
   if (opts.webhookUrl) args.push('--webhook-url', opts.webhookUrl);
+  if (opts.tls) args.push('--tls-cert', TLS_CERT, '--tls-key', TLS_KEY);
   if (opts.extraArgs) args.push(...opts.extraArgs);
 
   const bin = sandboxBinary();
@@ -433,9 +438,10 @@ export async function startSandbox(opts = {}) {
         reject(new Error(`first stdout line of ${sb.describe()} is not JSON: ${JSON.stringify(line)}`));
         return;
       }
-      const m = typeof parsed?.listening === 'string' && /^http:\/\/127\.0\.0\.1:(\d+)$/.exec(parsed.listening);
+      const scheme = opts.tls ? 'https' : 'http';
+      const m = typeof parsed?.listening === 'string' && new RegExp(`^${scheme}://127\\.0\\.0\\.1:(\\d+)$`).exec(parsed.listening);
       if (!m) {
-        reject(new Error(`first stdout line of ${sb.describe()} is not {"listening":"http://127.0.0.1:PORT"}: ${line}`));
+        reject(new Error(`first stdout line of ${sb.describe()} is not {"listening":"${scheme}://127.0.0.1:PORT"}: ${line}`));
         return;
       }
       sb.url = parsed.listening;
