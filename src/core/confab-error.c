@@ -119,6 +119,8 @@ classify_io (const GError *error)
 {
   switch (error->code)
     {
+    case G_IO_ERROR_CANCELLED:
+      return CONFAB_ERROR_FAILED;   /* we stopped it ourselves: not the network's fault */
     case G_IO_ERROR_TIMED_OUT:
       return CONFAB_ERROR_TIMEOUT;
     case G_IO_ERROR_CONNECTION_REFUSED:

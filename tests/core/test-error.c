@@ -64,6 +64,7 @@ test_other_domains (void)
     ConfabErrorCode expected;
   } cases[] = {
     { G_IO_ERROR, G_IO_ERROR_TIMED_OUT, CONFAB_ERROR_TIMEOUT },
+    { G_IO_ERROR, G_IO_ERROR_CANCELLED, CONFAB_ERROR_FAILED },
     { G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, CONFAB_ERROR_NETWORK },
     { G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, CONFAB_ERROR_CONNECTION_LOST },
     { G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, CONFAB_ERROR_STORAGE },
@@ -90,11 +91,13 @@ test_transient (void)
   g_autoptr(GError) tls = g_error_new_literal (G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE, "x");
   g_autoptr(GError) lost = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_CONNECTION_LOST, "x");
   g_autoptr(GError) insecure = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_INSECURE_URL, "x");
+  g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "x");
 
   /* A certificate problem is never retried into success. */
   g_assert_false (confab_error_is_transient (tls));
   g_assert_true (confab_error_is_transient (lost));
   g_assert_false (confab_error_is_transient (insecure));
+  g_assert_false (confab_error_is_transient (cancelled));
   g_assert_false (confab_api_error_code_is_retryable (CONFAB_API_ERROR_TOKEN_SIGNATURE_INVALID));
   g_assert_true (confab_api_error_code_is_retryable (CONFAB_API_ERROR_RATE_LIMIT));
 }
