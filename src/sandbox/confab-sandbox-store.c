@@ -160,6 +160,10 @@ struct _ConfabSandboxStore
   sqlite3_stmt *list_older_stmt;
   sqlite3_stmt *list_newer_stmt;
   sqlite3_stmt *reply_count_stmt;
+
+  /* Every query_int64() statement, by SQL text: compiling them on each call cost the
+   * sandbox half its CPU under load (docs/sandbox.md, Load). */
+  GHashTable   *int_queries;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabSandboxStore, confab_sandbox_store, G_TYPE_OBJECT)
@@ -284,6 +288,23 @@ run_sql (ConfabSandboxStore  *self,
   return step (self, stmt, error) >= 0;
 }
 
+/* Prepared once per SQL text and kept; the caller resets it after use. */
+static sqlite3_stmt *
+cached_statement (ConfabSandboxStore  *self,
+                  const char          *sql,
+                  GError             **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (self->int_queries, sql);
+
+  if (stmt == NULL)
+    {
+      if (!prepare_persistent (self, sql, &stmt, error))
+        return NULL;
+      g_hash_table_insert (self->int_queries, g_strdup (sql), stmt);
+    }
+  return stmt;
+}
+
 /* First column of the first row as an integer; *out_found is FALSE (and *out_value 0)
  * when there is no row. */
 static gboolean
@@ -295,7 +316,7 @@ query_int64 (ConfabSandboxStore  *self,
              gboolean            *out_found,
              GError             **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (self, sql, error);
+  sqlite3_stmt *stmt = cached_statement (self, sql, error);
   int rc;
 
   *out_value = 0;
@@ -306,15 +327,15 @@ query_int64 (ConfabSandboxStore  *self,
   bind_params (stmt, arg1, arg2);
 
   rc = step (self, stmt, error);
-  if (rc < 0)
-    return FALSE;
   if (rc > 0)
     {
       *out_value = sqlite3_column_int64 (stmt, 0);
       if (out_found != NULL)
         *out_found = TRUE;
     }
-  return TRUE;
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  return rc >= 0;
 }
 
 /* Transactions nest through savepoints, so helpers can open their own. */
@@ -651,6 +672,7 @@ confab_sandbox_store_finalize (GObject *object)
   g_clear_pointer (&self->list_older_stmt, sqlite3_finalize);
   g_clear_pointer (&self->list_newer_stmt, sqlite3_finalize);
   g_clear_pointer (&self->reply_count_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->int_queries, g_hash_table_unref);
   g_clear_pointer (&self->db, sqlite3_close);
 
   G_OBJECT_CLASS (confab_sandbox_store_parent_class)->finalize (object);
@@ -665,8 +687,15 @@ confab_sandbox_store_class_init (ConfabSandboxStoreClass *klass)
 }
 
 static void
+finalize_statement (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+static void
 confab_sandbox_store_init (ConfabSandboxStore *self)
 {
+  self->int_queries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_statement);
 }
 
 /* Refuse a file that is not a SQLite database before SQLite opens it, so the refusal does
@@ -2413,6 +2442,9 @@ confab_sandbox_store_messages_since (ConfabSandboxStore  *self,
 /* ---------------------------------------------------------------------------------------- */
 /* Read state */
 
+/* Messages after the last read message if it still exists, else after the last read
+ * time; everything when never read. Only members have unread messages. The count is an
+ * index range scan over (cid, seq), so it costs what is unread, not the channel's size. */
 static gboolean
 count_unread (ConfabSandboxStore  *self,
               const char          *cid,
@@ -2420,23 +2452,46 @@ count_unread (ConfabSandboxStore  *self,
               gint64              *out_count,
               GError             **error)
 {
-  /* After the last read message if it still exists, else after the last read time;
-   * everything when never read. Only members have unread messages. */
-  return query_int64 (self,
-                      "WITH r AS (SELECT last_read, "
-                      "                  (SELECT seq FROM messages x "
-                      "                    WHERE x.id = reads.last_read_message_id "
-                      "                      AND x.cid = reads.cid) AS read_seq "
-                      "             FROM reads WHERE cid = ?1 AND user_id = ?2) "
-                      "SELECT COUNT(*) FROM messages m "
-                      "WHERE m.cid = ?1 AND m.user_id != ?2 AND m.type != 'deleted' "
-                      "AND m.parent_id IS NULL "
-                      "AND EXISTS (SELECT 1 FROM members WHERE cid = ?1 AND user_id = ?2) "
-                      "AND (NOT EXISTS (SELECT 1 FROM r) "
-                      "     OR m.seq > (SELECT read_seq FROM r) "
-                      "     OR ((SELECT read_seq FROM r) IS NULL "
-                      "         AND m.created_at > (SELECT last_read FROM r)))",
-                      cid, user_id, out_count, NULL, error);
+  sqlite3_stmt *stmt;
+  gint64 member = 0;
+  gint64 after = 0;
+  gboolean found = FALSE;
+  int rc;
+
+  *out_count = 0;
+  if (!query_int64 (self, "SELECT 1 FROM members WHERE cid = ?1 AND user_id = ?2",
+                    cid, user_id, &member, NULL, error))
+    return FALSE;
+  if (!member)
+    return TRUE;
+
+  if (!query_int64 (self,
+                    "SELECT COALESCE ((SELECT seq FROM messages x "
+                    "                   WHERE x.id = reads.last_read_message_id AND x.cid = reads.cid), "
+                    "                 (SELECT MAX (seq) FROM messages y "
+                    "                   WHERE y.cid = reads.cid AND y.created_at <= reads.last_read), 0) "
+                    "FROM reads WHERE cid = ?1 AND user_id = ?2",
+                    cid, user_id, &after, &found, error))
+    return FALSE;
+  if (!found)
+    after = 0;
+
+  stmt = cached_statement (self,
+                           "SELECT COUNT(*) FROM messages "
+                           "WHERE cid = ?1 AND seq > ?2 AND user_id != ?3 "
+                           "AND type != 'deleted' AND parent_id IS NULL",
+                           error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, cid);
+  sqlite3_bind_int64 (stmt, 2, after);
+  bind_text (stmt, 3, user_id);
+  rc = step (self, stmt, error);
+  if (rc > 0)
+    *out_count = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  return rc >= 0;
 }
 
 static JsonObject *
