@@ -173,6 +173,7 @@ on_ws_message (SoupWebsocketConnection *ws,
   data = g_bytes_get_data (message, &length);
   parser = json_parser_new_immutable ();
   if (length == 0 || !g_utf8_validate_len (data, length, NULL) ||
+      !confab_sandbox_json_check_depth (data, length, NULL) ||
       !json_parser_load_from_data (parser, data, length, NULL))
     {
       g_debug ("connection %s: ignoring a frame that is not JSON", self->id);

@@ -6,6 +6,46 @@
 
 #include "confab-sandbox-error.h"
 
+/* json-glib parses recursively: 100 000 nested brackets overflow the stack. Stream's own
+ * payloads nest a handful of levels, so anything past the limit is refused unparsed. */
+gboolean
+confab_sandbox_json_check_depth (const char  *data,
+                                 gsize        length,
+                                 GError     **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      char c = data[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+          continue;
+        }
+      if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > CONFAB_SANDBOX_JSON_MAX_DEPTH)
+            {
+              g_set_error (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_INPUT,
+                           "invalid request: JSON nested deeper than %d levels",
+                           CONFAB_SANDBOX_JSON_MAX_DEPTH);
+              return FALSE;
+            }
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
 JsonObject *
 confab_sandbox_json_parse_object (const char  *data,
                                   gssize       length,
@@ -31,6 +71,9 @@ confab_sandbox_json_parse_object (const char  *data,
                            "invalid request: body is not valid UTF-8");
       return NULL;
     }
+
+  if (!confab_sandbox_json_check_depth (data, length, error))
+    return NULL;
 
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, length, &local_error))

@@ -9,8 +9,13 @@
 
 G_BEGIN_DECLS
 
+#define CONFAB_SANDBOX_JSON_MAX_DEPTH 64
+
 /* Every request body and frame is untrusted: these helpers turn each way it can be
  * wrong into a CONFAB_STREAM_ERROR_INPUT error that names the field. */
+gboolean    confab_sandbox_json_check_depth  (const char   *data,
+                                              gsize         length,
+                                              GError      **error);
 JsonObject *confab_sandbox_json_parse_object (const char   *data,
                                               gssize        length,
                                               GError      **error);

@@ -87,6 +87,14 @@ for (const [name, body] of [
   });
 }
 
+test('JSON nested 200 000 deep (a stack-overflow attempt) → 400 code 4, and the sandbox lives', async () => {
+  assertApiError(await post(MSG, '['.repeat(200000)), 400, 4);
+  assertApiError(await post(MSG, '{"message":' + '{"a":'.repeat(100000)), 400, 4);
+  assert.equal(sb.alive, true);
+  const ok = await post(MSG, JSON.stringify({ message: { text: 'still here' } }));
+  assert.ok(ok.status >= 200 && ok.status < 300, `a good send still works, got ${ok.status}`);
+});
+
 test('missing required field (no message) → 400 code 4', async () => {
   assertApiError(await post(MSG, '{}'), 400, 4);
 });
@@ -245,6 +253,15 @@ test('WS: garbage text frames and a binary frame are ignored; the ping still ans
   await pingPong(st, first.connection_id);
   assert.equal(st.close, undefined, 'the socket is still open');
   assert.equal(st.frames.filter((f) => f.error).length, 0, 'no error frames');
+  st.ws.close(1000);
+});
+
+test('WS: a frame nested 100 000 deep is ignored; the ping still answers', async () => {
+  const { st, first } = await openHealthy(wsUrl());
+  st.ws.send('['.repeat(100000));
+  await pingPong(st, first.connection_id);
+  assert.equal(st.close, undefined, 'the socket is still open');
+  assert.equal(sb.alive, true);
   st.ws.close(1000);
 });
 
