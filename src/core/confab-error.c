@@ -79,6 +79,15 @@ confab_api_error_code_is_retryable (int stream_code)
     }
 }
 
+gboolean
+confab_api_error_is_duplicate (const GError *error)
+{
+  return error != NULL &&
+         g_error_matches (error, CONFAB_API_ERROR, CONFAB_API_ERROR_INPUT) &&
+         error->message != NULL &&
+         strstr (error->message, "already exists") != NULL;
+}
+
 static ConfabErrorCode
 classify_api (const GError *error)
 {

@@ -73,5 +73,8 @@ ConfabErrorCode confab_error_classify      (const GError *error);
 gboolean confab_error_is_transient         (const GError *error);
 /* Stream's own table (errors.ts): the codes its SDK retries. */
 gboolean confab_api_error_code_is_retryable (int          stream_code);
+/* Stream's answer to a message id it already has (code 4, "…already exists"): the message
+ * was delivered by an earlier attempt (stream-chat-protocol.md §6.3). */
+gboolean confab_api_error_is_duplicate      (const GError *error);
 
 G_END_DECLS

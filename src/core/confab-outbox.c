@@ -36,7 +36,7 @@
  *
  * A message found in SENDING (the app stopped mid-attempt) loads as QUEUED and is sent
  * again with the same id; if the first attempt had arrived, the server answers code 4
- * "already exists" (confab_outbox_is_duplicate_delivery()), which means delivered.
+ * "already exists" (confab_api_error_is_duplicate()), which means delivered.
  *
  * The directory belongs to one ConfabOutbox at a time (the app is single-instance);
  * there is no lock between processes.
@@ -181,27 +181,6 @@ confab_outbox_validate (const char  *cid,
     }
 
   return TRUE;
-}
-
-/**
- * confab_outbox_is_duplicate_delivery:
- * @error: (nullable): the error an attempt to send failed with
- *
- * Stream answers a message id it already has with HTTP 400, code 4 and
- * `… "a message with ID <id> already exists"` (protocol §6.3): the earlier attempt
- * arrived, so the message is delivered — call confab_outbox_mark_sent().
- * (confab_outbox_mark_failed() also recognises it and marks the message sent.)
- *
- * Returns: %TRUE for a %CONFAB_API_ERROR code 4 whose message contains
- *   "already exists"
- */
-gboolean
-confab_outbox_is_duplicate_delivery (const GError *error)
-{
-  return error != NULL &&
-         g_error_matches (error, CONFAB_API_ERROR, CONFAB_API_ERROR_INPUT) &&
-         error->message != NULL &&
-         strstr (error->message, "already exists") != NULL;
 }
 
 /* ---- files --------------------------------------------------------------------- */
@@ -1265,7 +1244,7 @@ confab_outbox_mark_sent (ConfabOutbox     *self,
  * timeout, lost connection, server, rate limit) puts the message back to QUEUED with
  * one more attempt counted, for a later retry; any other error marks it FAILED until
  * the user retries or discards it. Stream's duplicate-id answer
- * (confab_outbox_is_duplicate_delivery()) marks it SENT instead. Ignored for an item
+ * (confab_api_error_is_duplicate()) marks it SENT instead. Ignored for an item
  * that is SENT, FAILED or no longer in the outbox.
  */
 void
@@ -1285,7 +1264,7 @@ confab_outbox_mark_failed (ConfabOutbox     *self,
   if (status != CONFAB_OUTBOX_STATUS_QUEUED && status != CONFAB_OUTBOX_STATUS_SENDING)
     return;
 
-  if (confab_outbox_is_duplicate_delivery (error))
+  if (confab_api_error_is_duplicate (error))
     {
       g_debug ("Outbox: message %s already delivered", confab_outbox_item_get_id (item));
       confab_outbox_mark_sent (self, item);

@@ -53,7 +53,6 @@ void                confab_outbox_discard                (ConfabOutbox       *se
                                                           ConfabOutboxItem   *item);
 guint               confab_outbox_prune                  (ConfabOutbox       *self);
 
-gboolean            confab_outbox_is_duplicate_delivery  (const GError       *error);
 gboolean            confab_outbox_validate               (const char         *cid,
                                                           const char         *text,
                                                           GError            **error);

@@ -1102,14 +1102,6 @@ confab_stream_client_sync_finish (ConfabStreamClient  *self,
   return request_finish (self, result, confab_stream_client_sync_async, error);
 }
 
-gboolean
-confab_stream_client_error_is_duplicate (const GError *error)
-{
-  return error != NULL &&
-         g_error_matches (error, CONFAB_API_ERROR, CONFAB_API_ERROR_INPUT) &&
-         strstr (error->message, "already exists") != NULL;
-}
-
 /* GObject -------------------------------------------------------------------------- */
 
 static gboolean

@@ -106,7 +106,7 @@ JsonObject          *confab_stream_client_query_channel_finish   (ConfabStreamCl
 
 /* POST /channels/{type}/{id}/message with the caller's @message_id (from the outbox;
  * reused on every retry). Sending an id Stream already has fails with code 4; see
- * confab_stream_client_error_is_duplicate(). @cid is "type:id". */
+ * confab_api_error_is_duplicate(). @cid is "type:id". */
 void                 confab_stream_client_send_message_async     (ConfabStreamClient   *self,
                                                                   const char           *cid,
                                                                   const char           *message_id,
@@ -162,10 +162,6 @@ void                 confab_stream_client_sync_async             (ConfabStreamCl
 JsonObject          *confab_stream_client_sync_finish            (ConfabStreamClient   *self,
                                                                   GAsyncResult         *result,
                                                                   GError              **error);
-
-/* Whether @error is Stream's "a message with ID … already exists" (code 4): the message
- * was delivered by an earlier attempt. */
-gboolean             confab_stream_client_error_is_duplicate     (const GError         *error);
 
 /* For the core's own use: sends @msg on @session and reads the whole body, at most
  * @max_size bytes (more → CONFAB_ERROR_PROTOCOL). With @timeout_ms > 0 the exchange

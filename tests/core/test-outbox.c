@@ -640,16 +640,16 @@ test_duplicate_delivery (void)
                           confab_outbox_item_get_id (item));
   duplicate = confab_api_error_new (CONFAB_API_ERROR_INPUT, 400, text);
 
-  g_assert_true (confab_outbox_is_duplicate_delivery (duplicate));
-  g_assert_false (confab_outbox_is_duplicate_delivery (other_input));
-  g_assert_false (confab_outbox_is_duplicate_delivery (other_code));
-  g_assert_false (confab_outbox_is_duplicate_delivery (other_domain));
-  g_assert_false (confab_outbox_is_duplicate_delivery (NULL));
+  g_assert_true (confab_api_error_is_duplicate (duplicate));
+  g_assert_false (confab_api_error_is_duplicate (other_input));
+  g_assert_false (confab_api_error_is_duplicate (other_code));
+  g_assert_false (confab_api_error_is_duplicate (other_domain));
+  g_assert_false (confab_api_error_is_duplicate (NULL));
   /* The same error over the socket (no HTTP status) still counts. */
   {
     g_autoptr(GError) over_ws = confab_api_error_new (CONFAB_API_ERROR_INPUT, 0, text);
 
-    g_assert_true (confab_outbox_is_duplicate_delivery (over_ws));
+    g_assert_true (confab_api_error_is_duplicate (over_ws));
   }
 
   /* Another code-4 error is a refusal… */

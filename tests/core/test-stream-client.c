@@ -489,9 +489,9 @@ test_sandbox_send_duplicate (void)
   WAIT_RESULT (again);
   g_assert_error (again->error, CONFAB_API_ERROR, CONFAB_API_ERROR_INPUT);
   g_assert_cmpuint (confab_api_error_get_http_status (again->error), ==, 400);
-  g_assert_true (confab_stream_client_error_is_duplicate (again->error));
+  g_assert_true (confab_api_error_is_duplicate (again->error));
   g_assert_cmpuint (confab_error_classify (again->error), ==, CONFAB_ERROR_REJECTED);
-  g_assert_false (confab_stream_client_error_is_duplicate (sent->error));
+  g_assert_false (confab_api_error_is_duplicate (sent->error));
 }
 
 static void
