@@ -1,0 +1,2196 @@
+/* confab-connection-manager.c: the one connection to Stream, observed by the app
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+
+#include "confab-backoff.h"
+#include "confab-circuit-breaker.h"
+#include "confab-connection-manager.h"
+#include "confab-error.h"
+#include "confab-longpoll-transport.h"
+#include "confab-seen-ids.h"
+#include "confab-stream-client.h"
+#include "confab-system-clock.h"
+#include "confab-websocket-transport.h"
+
+/* The ladder, as data: a later issue adds endpoints, ports and SSE here. Index 0 is
+ * tried first; the others start when it fails fast or is not usable by hedge-ms. */
+typedef ConfabTransport *(*TransportFactory) (void);
+
+typedef struct
+{
+  ConfabTransportKind  kind;
+  const char          *nick;
+  TransportFactory     factory;
+} LadderStep;
+
+static const LadderStep ladder[] = {
+  { CONFAB_TRANSPORT_KIND_WEBSOCKET, "websocket", confab_websocket_transport_new },
+  { CONFAB_TRANSPORT_KIND_LONGPOLL, "longpoll", confab_longpoll_transport_new },
+};
+
+#define N_STEPS G_N_ELEMENTS (ladder)
+#define WEBSOCKET_STEP 0
+
+/* At most one immediate round per second (retry-policy.md). */
+#define IMMEDIATE_ROUND_GAP_US G_USEC_PER_SEC
+
+typedef struct _Candidate Candidate;
+
+struct _ConfabConnectionManager
+{
+  GObject                parent_instance;
+
+  /* construct-only */
+  char                  *base_url;
+  char                  *api_key;
+  ConfabTokenProvider   *token_provider;
+  ConfabClock           *clock;
+  ConfabOutbox          *outbox;
+  ConfabDiagnostics     *diagnostics;
+  GNetworkMonitor       *network_monitor;
+  char                  *state_dir;
+  guint                  hedge_ms;
+  guint                  websocket_timeout_ms;
+
+  /* observable */
+  ConfabConnectionState  state;
+  ConfabStage            stage;
+  const char            *transport_nick;
+  char                  *endpoint;
+  ConfabQuality          quality;
+  int                    rtt_ms;
+  double                 loss;
+  GError                *last_error;
+  gint64                 next_retry;
+  char                  *connection_id;
+  char                  *user_id;
+
+  /* the session */
+  JsonObject            *user_details;
+  ConfabStreamClient    *rest;
+  GPtrArray             *waiters;         /* GTask */
+  ConfabBackoff         *backoff;
+  ConfabCircuitBreaker  *breakers[N_STEPS];
+  ConfabQualityMeter    *meter;
+  ConfabSeenIds         *seen;
+  gint64                 watermark;
+
+  Candidate             *candidates[N_STEPS];  /* this round's attempts */
+  guint                  next_step;
+  Candidate             *active;
+  Candidate             *previous;        /* the long-poll being swapped out */
+  Candidate             *upgrade;         /* a background WebSocket trial */
+  GCancellable          *catch_up;
+  GCancellable          *pump;
+  gboolean               pumping;
+  gint64                 last_immediate;
+  gint64                 round_started;
+
+  guint                  hedge_id;
+  guint                  retry_id;
+  guint                  stable_id;
+  guint                  upgrade_id;
+  guint                  upgrade_interval_ms;
+  guint                  probe_id;
+  gulong                 network_handler;
+};
+
+struct _Candidate
+{
+  gatomicrefcount          ref_count;
+  ConfabConnectionManager *self;      /* NULL once abandoned */
+  guint                    step;
+  ConfabTransport         *transport;
+  ConfabAttempt           *attempt;
+  GCancellable            *cancellable;
+  gboolean                 refreshed;
+  gboolean                 upgrade;
+  gboolean                 usable;
+  gulong                   handlers[4];
+};
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_STAGE,
+  PROP_TRANSPORT,
+  PROP_ENDPOINT,
+  PROP_QUALITY,
+  PROP_RTT_MS,
+  PROP_LOSS,
+  PROP_LAST_ERROR,
+  PROP_NEXT_RETRY,
+  PROP_CONNECTION_ID,
+  PROP_USER_ID,
+  PROP_BASE_URL,
+  PROP_API_KEY,
+  PROP_TOKEN_PROVIDER,
+  PROP_CLOCK,
+  PROP_OUTBOX,
+  PROP_DIAGNOSTICS,
+  PROP_NETWORK_MONITOR,
+  PROP_STATE_DIR,
+  PROP_HEDGE_MS,
+  PROP_WEBSOCKET_TIMEOUT_MS,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_EVENT,
+  SIGNAL_MESSAGE_RECEIVED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (ConfabConnectionManager, confab_connection_manager, G_TYPE_OBJECT)
+
+static void start_round          (ConfabConnectionManager *self);
+static void round_failed         (ConfabConnectionManager *self,
+                                  const GError            *error);
+static void fail_session         (ConfabConnectionManager *self,
+                                  const GError            *error);
+static void start_candidate      (ConfabConnectionManager *self,
+                                  guint                    step,
+                                  gboolean                 refreshed,
+                                  gboolean                 upgrade);
+static void begin_catch_up       (ConfabConnectionManager *self);
+static void pump_outbox          (ConfabConnectionManager *self);
+static void schedule_upgrade     (ConfabConnectionManager *self);
+
+GType
+confab_connection_state_get_type (void)
+{
+  static gsize type_id = 0;
+
+  if (g_once_init_enter (&type_id))
+    {
+      static const GEnumValue values[] = {
+        { CONFAB_CONNECTION_STATE_IDLE, "CONFAB_CONNECTION_STATE_IDLE", "idle" },
+        { CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK, "CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK", "waiting-for-network" },
+        { CONFAB_CONNECTION_STATE_CONNECTING, "CONFAB_CONNECTION_STATE_CONNECTING", "connecting" },
+        { CONFAB_CONNECTION_STATE_UPDATING, "CONFAB_CONNECTION_STATE_UPDATING", "updating" },
+        { CONFAB_CONNECTION_STATE_CONNECTED, "CONFAB_CONNECTION_STATE_CONNECTED", "connected" },
+        { CONFAB_CONNECTION_STATE_RECONNECTING, "CONFAB_CONNECTION_STATE_RECONNECTING", "reconnecting" },
+        { CONFAB_CONNECTION_STATE_LIMITED, "CONFAB_CONNECTION_STATE_LIMITED", "limited" },
+        { CONFAB_CONNECTION_STATE_FAILED, "CONFAB_CONNECTION_STATE_FAILED", "failed" },
+        { 0, NULL, NULL },
+      };
+      GType type = g_enum_register_static (g_intern_static_string ("ConfabConnectionState"), values);
+
+      g_once_init_leave (&type_id, type);
+    }
+
+  return type_id;
+}
+
+static const char *
+enum_nick (GType type,
+           int   value)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+  GEnumValue *ev = g_enum_get_value (klass, value);
+
+  return ev != NULL ? ev->value_nick : "?";
+}
+
+/* Logging and diagnostics ------------------------------------------------------------- */
+
+G_GNUC_PRINTF (2, 3)
+static void
+note (ConfabConnectionManager *self,
+      const char              *format,
+      ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_debug ("Connection manager: %s", text);
+  confab_diagnostics_add_event (self->diagnostics, confab_clock_wall (self->clock), text);
+}
+
+static void
+update_breakers (ConfabConnectionManager *self)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < N_STEPS; i++)
+    if (self->breakers[i] != NULL)
+      g_ptr_array_add (lines, confab_circuit_breaker_describe (self->breakers[i]));
+
+  confab_diagnostics_set_breakers (self->diagnostics, lines);
+}
+
+/* Property setters (notify on change only) -------------------------------------------- */
+
+static void
+set_state (ConfabConnectionManager *self,
+           ConfabConnectionState    state)
+{
+  if (self->state == state)
+    return;
+
+  note (self, "state %s → %s",
+        enum_nick (CONFAB_TYPE_CONNECTION_STATE, self->state),
+        enum_nick (CONFAB_TYPE_CONNECTION_STATE, state));
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static void
+set_stage (ConfabConnectionManager *self,
+           ConfabStage              stage)
+{
+  if (self->stage == stage)
+    return;
+
+  note (self, "stage %s → %s", enum_nick (CONFAB_TYPE_STAGE, self->stage),
+        enum_nick (CONFAB_TYPE_STAGE, stage));
+  self->stage = stage;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STAGE]);
+}
+
+static void
+set_string (ConfabConnectionManager  *self,
+            char                    **field,
+            const char               *value,
+            guint                     prop)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static void
+set_transport_nick (ConfabConnectionManager *self,
+                    const char              *nick)
+{
+  if (g_strcmp0 (self->transport_nick, nick) == 0)
+    return;
+
+  self->transport_nick = nick;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRANSPORT]);
+}
+
+static void
+set_next_retry (ConfabConnectionManager *self,
+                gint64                   next_retry)
+{
+  if (self->next_retry == next_retry)
+    return;
+
+  self->next_retry = next_retry;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NEXT_RETRY]);
+}
+
+static void
+set_last_error (ConfabConnectionManager *self,
+                const GError            *error)
+{
+  if (error == NULL && self->last_error == NULL)
+    return;
+  if (error != NULL && self->last_error != NULL &&
+      error->domain == self->last_error->domain && error->code == self->last_error->code &&
+      g_strcmp0 (error->message, self->last_error->message) == 0)
+    return;
+
+  g_clear_error (&self->last_error);
+  if (error != NULL)
+    self->last_error = g_error_copy (error);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
+}
+
+static void
+sync_quality (ConfabConnectionManager *self)
+{
+  ConfabQuality quality = confab_quality_meter_get_rating (self->meter);
+  int rtt_ms = confab_quality_meter_get_rtt_ms (self->meter);
+  double loss = confab_quality_meter_get_loss (self->meter);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  if (self->quality != quality)
+    {
+      note (self, "quality %s → %s", confab_quality_to_string (self->quality),
+            confab_quality_to_string (quality));
+      self->quality = quality;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUALITY]);
+    }
+  if (self->rtt_ms != rtt_ms)
+    {
+      self->rtt_ms = rtt_ms;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RTT_MS]);
+    }
+  if (self->loss != loss)
+    {
+      self->loss = loss;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOSS]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+
+  if (rtt_ms >= 0)
+    confab_diagnostics_add_quality_sample (self->diagnostics, confab_clock_wall (self->clock),
+                                           quality == CONFAB_QUALITY_UNKNOWN ? NULL : confab_quality_to_string (quality),
+                                           rtt_ms, loss);
+}
+
+/* Watermark ------------------------------------------------------------------------------ */
+
+static char *
+watermark_path (ConfabConnectionManager *self)
+{
+  return g_build_filename (self->state_dir, "watermark", NULL);
+}
+
+static void
+load_watermark (ConfabConnectionManager *self)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  gint64 value;
+  char *end = NULL;
+
+  if (self->state_dir == NULL)
+    return;
+
+  path = watermark_path (self);
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+
+  errno = 0;
+  value = g_ascii_strtoll (g_strstrip (text), &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value <= 0)
+    {
+      g_debug ("Connection manager: ignoring an unreadable watermark file");
+      return;
+    }
+  self->watermark = value;
+}
+
+static void
+advance_watermark (ConfabConnectionManager *self,
+                   gint64                   at_usec)
+{
+  if (at_usec <= self->watermark)
+    return;
+
+  self->watermark = at_usec;
+  if (self->state_dir != NULL)
+    {
+      g_autofree char *path = watermark_path (self);
+      g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT "\n", at_usec);
+      g_autoptr(GError) error = NULL;
+
+      if (g_mkdir_with_parents (self->state_dir, 0700) != 0 ||
+          !g_file_set_contents (path, text, -1, &error))
+        g_debug ("Connection manager: cannot store the watermark: %s",
+                 error != NULL ? error->message : g_strerror (errno));
+    }
+}
+
+static gint64
+parse_time (const char *text)
+{
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (text == NULL)
+    return 0;
+  dt = g_date_time_new_from_iso8601 (text, NULL);
+  if (dt == NULL)
+    return 0;
+  return g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+}
+
+/* Incoming events --------------------------------------------------------------------- */
+
+static void
+handle_event (ConfabConnectionManager *self,
+              JsonObject              *event)
+{
+  const char *type = json_object_get_string_member_with_default (event, "type", NULL);
+  JsonObject *message = NULL;
+
+  if (type == NULL)
+    return;
+
+  if (g_strcmp0 (type, "health.check") != 0)
+    advance_watermark (self, parse_time (json_object_get_string_member_with_default (event, "created_at", NULL)));
+
+  if (g_strcmp0 (type, "message.new") == 0 && json_object_has_member (event, "message") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (event, "message")))
+    message = json_object_get_object_member (event, "message");
+
+  if (message != NULL)
+    {
+      const char *id = json_object_get_string_member_with_default (message, "id", NULL);
+
+      /* A race or a transport swap can bring one message twice: show it once. */
+      if (id == NULL || !confab_seen_ids_add (self->seen, id))
+        return;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_EVENT], 0, event);
+  if (message != NULL)
+    g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+}
+
+/* Candidates (one attempt on one transport) -------------------------------------------- */
+
+static Candidate *
+candidate_ref (Candidate *c)
+{
+  g_atomic_ref_count_inc (&c->ref_count);
+  return c;
+}
+
+static void
+candidate_unref (Candidate *c)
+{
+  if (!g_atomic_ref_count_dec (&c->ref_count))
+    return;
+
+  if (c->transport != NULL)
+    for (guint i = 0; i < G_N_ELEMENTS (c->handlers); i++)
+      g_clear_signal_handler (&c->handlers[i], c->transport);
+  g_clear_object (&c->transport);
+  g_clear_object (&c->attempt);
+  g_clear_object (&c->cancellable);
+  g_free (c);
+}
+
+/* Ends @c: cancels what it does, closes its transport and records @error (NULL: it was
+ * a success that is now over; cancelled: it lost a race or was abandoned). */
+static void
+candidate_abandon (Candidate    *c,
+                   const GError *error,
+                   const char   *reason)
+{
+  ConfabConnectionManager *self = c->self;
+
+  if (self == NULL)
+    return;
+
+  c->self = NULL;
+  g_cancellable_cancel (c->cancellable);
+  for (guint i = 0; i < G_N_ELEMENTS (c->handlers); i++)
+    g_clear_signal_handler (&c->handlers[i], c->transport);
+  if (c->transport != NULL)
+    confab_transport_disconnect (c->transport);
+
+  if (confab_attempt_get_outcome (c->attempt) == CONFAB_ATTEMPT_OUTCOME_PENDING)
+    {
+      g_autoptr(GError) cancelled = NULL;
+
+      if (error == NULL)
+        error = cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+      confab_attempt_finish_at (c->attempt, confab_clock_wall (self->clock), error, reason);
+      /* A race loser hands a half-open trial back without counting. */
+      confab_circuit_breaker_record_failure (self->breakers[c->step], error);
+      update_breakers (self);
+    }
+
+  candidate_unref (c);
+}
+
+static ConfabAttemptStage
+attempt_stage_for (ConfabStage stage)
+{
+  switch (stage)
+    {
+    case CONFAB_STAGE_RESOLVING:
+      return CONFAB_ATTEMPT_STAGE_RESOLVING;
+    case CONFAB_STAGE_CONNECTING:
+      return CONFAB_ATTEMPT_STAGE_CONNECTING;
+    case CONFAB_STAGE_TLS:
+      return CONFAB_ATTEMPT_STAGE_TLS;
+    case CONFAB_STAGE_UPGRADING:
+      return CONFAB_ATTEMPT_STAGE_UPGRADING;
+    case CONFAB_STAGE_AUTHENTICATING:
+      return CONFAB_ATTEMPT_STAGE_AUTHENTICATING;
+    case CONFAB_STAGE_SYNCING:
+    case CONFAB_STAGE_READY:
+      return CONFAB_ATTEMPT_STAGE_FIRST_FRAME;
+    case CONFAB_STAGE_IDLE:
+    default:
+      return CONFAB_ATTEMPT_STAGE_NONE;
+    }
+}
+
+static void
+on_transport_stage (ConfabTransport *transport,
+                    GParamSpec      *pspec,
+                    Candidate       *c)
+{
+  ConfabConnectionManager *self = c->self;
+  ConfabStage stage = confab_transport_get_stage (transport);
+  ConfabAttemptStage astage = attempt_stage_for (stage);
+
+  if (self == NULL)
+    return;
+
+  if (astage != CONFAB_ATTEMPT_STAGE_NONE)
+    confab_attempt_mark_stage (c->attempt, astage, confab_clock_wall (self->clock));
+
+  /* The manager's stage follows the furthest attempt of a round in progress. */
+  if (!c->usable && !c->upgrade &&
+      (self->state == CONFAB_CONNECTION_STATE_CONNECTING) &&
+      stage > self->stage && stage < CONFAB_STAGE_SYNCING)
+    set_stage (self, stage);
+}
+
+static void
+on_transport_event (ConfabTransport *transport,
+                    JsonObject      *event,
+                    Candidate       *c)
+{
+  ConfabConnectionManager *self = c->self;
+
+  if (self == NULL || !c->usable)
+    return;
+  if (c != self->active && c != self->previous)
+    return;
+
+  handle_event (self, event);
+}
+
+static void
+probe_answered (ConfabConnectionManager *self)
+{
+  if (self->probe_id == 0)
+    return;
+
+  confab_clock_clear_timeout (self->clock, &self->probe_id);
+  confab_quality_meter_add_probe (self->meter, TRUE);
+}
+
+static void
+on_transport_rtt (ConfabTransport *transport,
+                  guint            rtt_ms,
+                  Candidate       *c)
+{
+  ConfabConnectionManager *self = c->self;
+
+  if (self == NULL || c != self->active)
+    return;
+
+  probe_answered (self);
+  confab_quality_meter_add_rtt (self->meter, rtt_ms);
+  sync_quality (self);
+}
+
+static void
+connection_lost (ConfabConnectionManager *self,
+                 const GError            *error)
+{
+  Candidate *active = self->active;
+
+  note (self, "connection lost (%s)", error->message);
+  self->active = NULL;
+  confab_clock_clear_timeout (self->clock, &self->stable_id);
+  confab_clock_clear_timeout (self->clock, &self->probe_id);
+  confab_clock_clear_timeout (self->clock, &self->upgrade_id);
+  g_cancellable_cancel (self->catch_up);
+  g_cancellable_cancel (self->pump);
+  if (self->upgrade != NULL)
+    {
+      Candidate *upgrade = g_steal_pointer (&self->upgrade);
+
+      candidate_abandon (upgrade, NULL, "the connection it would replace was lost");
+    }
+  if (self->previous != NULL)
+    {
+      Candidate *previous = g_steal_pointer (&self->previous);
+
+      candidate_abandon (previous, NULL, NULL);
+    }
+
+  if (active != NULL)
+    {
+      /* A lost link counts against its breaker. */
+      confab_circuit_breaker_record_failure (self->breakers[active->step], error);
+      update_breakers (self);
+      candidate_abandon (active, NULL, NULL);
+    }
+
+  confab_stream_client_set_connection_id (self->rest, NULL);
+  set_string (self, &self->connection_id, NULL, PROP_CONNECTION_ID);
+  set_transport_nick (self, NULL);
+  set_string (self, &self->endpoint, NULL, PROP_ENDPOINT);
+  confab_quality_meter_reset (self->meter);
+  sync_quality (self);
+
+  if (confab_error_classify (error) == CONFAB_ERROR_AUTH)
+    fail_session (self, error);
+  else
+    round_failed (self, error);
+}
+
+static void
+on_transport_lost (ConfabTransport *transport,
+                   const GError    *error,
+                   Candidate       *c)
+{
+  ConfabConnectionManager *self = c->self;
+
+  if (self == NULL)
+    return;
+
+  if (c == self->previous)
+    {
+      self->previous = NULL;
+      candidate_abandon (c, NULL, NULL);
+      return;
+    }
+  if (c == self->upgrade)
+    {
+      self->upgrade = NULL;
+      candidate_abandon (c, error, NULL);
+      schedule_upgrade (self);
+      return;
+    }
+  if (c != self->active)
+    return;
+
+  connection_lost (self, error);
+}
+
+static gboolean
+any_candidate_running (ConfabConnectionManager *self)
+{
+  for (guint i = 0; i < N_STEPS; i++)
+    if (self->candidates[i] != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* Starts the next step of the ladder its breaker allows; FALSE if none is left. */
+static gboolean
+start_next_step (ConfabConnectionManager *self,
+                 const char              *reason)
+{
+  while (self->next_step < N_STEPS)
+    {
+      guint step = self->next_step++;
+
+      if (!confab_circuit_breaker_allow (self->breakers[step]))
+        {
+          note (self, "skipping %s: its circuit breaker is open", ladder[step].nick);
+          update_breakers (self);
+          continue;
+        }
+
+      if (reason != NULL)
+        note (self, "%s", reason);
+      start_candidate (self, step, FALSE, FALSE);
+      return TRUE;
+    }
+
+  return FALSE;
+}
+
+static void
+cancel_round (ConfabConnectionManager *self,
+              const char              *reason)
+{
+  confab_clock_clear_timeout (self->clock, &self->hedge_id);
+  for (guint i = 0; i < N_STEPS; i++)
+    {
+      Candidate *c = g_steal_pointer (&self->candidates[i]);
+
+      if (c != NULL)
+        candidate_abandon (c, NULL, reason);
+    }
+}
+
+static void
+candidate_usable (Candidate *c)
+{
+  ConfabConnectionManager *self = c->self;
+  g_autofree char *reason = NULL;
+  gint64 authenticated;
+
+  c->usable = TRUE;
+  confab_attempt_mark_stage (c->attempt, CONFAB_ATTEMPT_STAGE_FIRST_FRAME, confab_clock_wall (self->clock));
+  /* The authentication round trip is the first RTT sample. */
+  authenticated = confab_attempt_get_stage_duration (c->attempt, CONFAB_ATTEMPT_STAGE_AUTHENTICATING);
+  if (authenticated >= 0 && !c->upgrade)
+    {
+      confab_quality_meter_reset (self->meter);
+      confab_quality_meter_add_rtt (self->meter, (guint) MIN (authenticated / 1000, (gint64) G_MAXUINT));
+    }
+  confab_circuit_breaker_record_success (self->breakers[c->step]);
+  update_breakers (self);
+
+  if (c->upgrade)
+    {
+      /* Back on WebSocket: catch up on it, then close the long-poll. */
+      note (self, "%s usable again: moving over from %s", ladder[c->step].nick,
+            self->active != NULL ? ladder[self->active->step].nick : "nothing");
+      self->upgrade = NULL;
+      self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
+      if (self->previous != NULL)
+        {
+          Candidate *previous = g_steal_pointer (&self->previous);
+
+          candidate_abandon (previous, NULL, NULL);
+        }
+      self->previous = self->active;
+      self->active = c;
+      begin_catch_up (self);
+      return;
+    }
+
+  /* The first usable one wins; the others are cancelled. */
+  self->candidates[c->step] = NULL;
+  self->active = c;
+  reason = g_strdup_printf ("lost the race to %s", ladder[c->step].nick);
+  cancel_round (self, reason);
+  note (self, "%s usable after %" G_GINT64_FORMAT " ms", ladder[c->step].nick,
+        (confab_clock_now (self->clock) - self->round_started) / 1000);
+  begin_catch_up (self);
+}
+
+static void
+candidate_failed (Candidate    *c,
+                  const GError *error)
+{
+  ConfabConnectionManager *self = c->self;
+  ConfabErrorCode code = confab_error_classify (error);
+  guint step = c->step;
+  gboolean upgrade = c->upgrade;
+  const char *reason = NULL;
+
+  if (upgrade)
+    self->upgrade = NULL;
+  else
+    self->candidates[step] = NULL;
+
+  if (code == CONFAB_ERROR_TOKEN_EXPIRED && !c->refreshed)
+    {
+      candidate_abandon (c, error, "token expired: refreshing it and retrying at once");
+      start_candidate (self, step, TRUE, upgrade);
+      return;
+    }
+
+  if (code == CONFAB_ERROR_AUTH || code == CONFAB_ERROR_TOKEN_EXPIRED || code == CONFAB_ERROR_REJECTED)
+    reason = "credentials refused: not retrying";
+  else if (!upgrade && self->next_step < N_STEPS)
+    reason = "failed: trying the next transport at once";
+
+  confab_attempt_finish_at (c->attempt, confab_clock_wall (self->clock), error, reason);
+  confab_circuit_breaker_record_failure (self->breakers[step], error);
+  update_breakers (self);
+  note (self, "%s attempt failed: %s", ladder[step].nick, error->message);
+  candidate_abandon (c, error, NULL);
+
+  if (upgrade)
+    {
+      schedule_upgrade (self);
+      return;
+    }
+
+  if (code == CONFAB_ERROR_AUTH || code == CONFAB_ERROR_TOKEN_EXPIRED || code == CONFAB_ERROR_REJECTED)
+    {
+      fail_session (self, error);
+      return;
+    }
+
+  confab_clock_clear_timeout (self->clock, &self->hedge_id);
+  start_next_step (self, NULL);
+
+  if (!any_candidate_running (self) && self->active == NULL)
+    round_failed (self, error);
+}
+
+static void
+connect_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Candidate *c = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = confab_transport_connect_finish (CONFAB_TRANSPORT (source), result, &error);
+
+  if (c->self != NULL)
+    {
+      if (ok)
+        candidate_usable (c);
+      else
+        candidate_failed (c, error);
+    }
+
+  candidate_unref (c);
+}
+
+static void
+token_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Candidate *c = user_data;
+  ConfabConnectionManager *self = c->self;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *token = confab_token_provider_get_token_finish (CONFAB_TOKEN_PROVIDER (source), result, &error);
+  g_autoptr(ConfabConnectParams) params = NULL;
+
+  if (self == NULL)
+    {
+      candidate_unref (c);
+      return;
+    }
+
+  if (token == NULL)
+    {
+      candidate_failed (c, error);
+      candidate_unref (c);
+      return;
+    }
+
+  params = confab_connect_params_new (self->base_url, self->api_key, self->user_id, token);
+  if (self->user_details != NULL)
+    params->user_details = json_object_ref (self->user_details);
+
+  confab_transport_connect_async (c->transport, params, c->cancellable, connect_cb, c);
+}
+
+static void
+start_candidate (ConfabConnectionManager *self,
+                 guint                    step,
+                 gboolean                 refreshed,
+                 gboolean                 upgrade)
+{
+  Candidate *c = g_new0 (Candidate, 1);
+  g_autofree char *endpoint = NULL;
+
+  g_atomic_ref_count_init (&c->ref_count);
+  c->self = self;
+  c->step = step;
+  c->refreshed = refreshed;
+  c->upgrade = upgrade;
+  c->cancellable = g_cancellable_new ();
+  c->transport = ladder[step].factory ();
+  if (ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET)
+    g_object_set (c->transport, "connect-timeout-ms", MAX (self->websocket_timeout_ms, 1), NULL);
+
+  endpoint = _confab_transport_endpoint_url (self->base_url,
+                                             ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET,
+                                             ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET ? "/connect" : "/longpoll",
+                                             NULL);
+  c->attempt = confab_attempt_new (ladder[step].nick, endpoint != NULL ? endpoint : self->base_url,
+                                   confab_clock_wall (self->clock));
+  confab_diagnostics_add_attempt (self->diagnostics, c->attempt);
+
+  c->handlers[0] = g_signal_connect (c->transport, "notify::stage", G_CALLBACK (on_transport_stage), c);
+  c->handlers[1] = g_signal_connect (c->transport, "event", G_CALLBACK (on_transport_event), c);
+  c->handlers[2] = g_signal_connect (c->transport, "lost", G_CALLBACK (on_transport_lost), c);
+  c->handlers[3] = g_signal_connect (c->transport, "rtt", G_CALLBACK (on_transport_rtt), c);
+
+  if (upgrade)
+    self->upgrade = c;
+  else
+    self->candidates[step] = c;
+
+  note (self, "starting a %s attempt%s%s", ladder[step].nick,
+        refreshed ? " with a refreshed token" : "", upgrade ? " (upgrade probe)" : "");
+
+  /* The token is fetched for every attempt. */
+  confab_token_provider_get_token_async (self->token_provider, refreshed, c->cancellable,
+                                         token_cb, candidate_ref (c));
+}
+
+/* Rounds ------------------------------------------------------------------------------ */
+
+static gboolean
+hedge_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+  Candidate *first = self->candidates[WEBSOCKET_STEP];
+  g_autofree char *reason = NULL;
+
+  self->hedge_id = 0;
+  reason = g_strdup_printf ("WebSocket not usable after %u ms: starting long-poll in parallel",
+                            self->hedge_ms);
+  if (first != NULL)
+    confab_attempt_set_reason (first->attempt, reason);
+  start_next_step (self, reason);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+network_available (ConfabConnectionManager *self)
+{
+  return self->network_monitor == NULL ||
+         g_network_monitor_get_network_available (self->network_monitor);
+}
+
+static void
+start_round (ConfabConnectionManager *self)
+{
+  confab_clock_clear_timeout (self->clock, &self->retry_id);
+  set_next_retry (self, 0);
+
+  if (!network_available (self))
+    {
+      set_state (self, CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK);
+      return;
+    }
+
+  cancel_round (self, "superseded by a new round");
+  self->round_started = confab_clock_now (self->clock);
+  self->next_step = 0;
+  set_stage (self, CONFAB_STAGE_IDLE);
+  set_state (self, CONFAB_CONNECTION_STATE_CONNECTING);
+
+  if (!start_next_step (self, NULL))
+    {
+      g_autoptr(GError) error = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_NETWORK,
+                                                     "every transport's circuit breaker is open");
+
+      round_failed (self, error);
+      return;
+    }
+
+  if (self->next_step < N_STEPS && self->candidates[WEBSOCKET_STEP] != NULL)
+    self->hedge_id = confab_clock_add_timeout (self->clock, self->hedge_ms, hedge_cb, self, NULL);
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  self->retry_id = 0;
+  start_round (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_round (ConfabConnectionManager *self,
+                guint                    delay_ms)
+{
+  confab_clock_clear_timeout (self->clock, &self->retry_id);
+  self->retry_id = confab_clock_add_timeout (self->clock, MAX (delay_ms, 1), retry_cb, self, NULL);
+  set_next_retry (self, confab_clock_wall (self->clock) + (gint64) delay_ms * 1000);
+}
+
+static void
+round_failed (ConfabConnectionManager *self,
+              const GError            *error)
+{
+  guint delay_ms = confab_backoff_next_delay (self->backoff);
+  gint64 earliest = G_MAXINT64;
+  gboolean all_open = TRUE;
+
+  cancel_round (self, NULL);
+  set_last_error (self, error);
+  set_stage (self, CONFAB_STAGE_IDLE);
+
+  for (guint i = 0; i < N_STEPS; i++)
+    {
+      if (confab_circuit_breaker_get_state (self->breakers[i]) != CONFAB_CIRCUIT_STATE_OPEN)
+        all_open = FALSE;
+      else
+        earliest = MIN (earliest, confab_circuit_breaker_get_retry_at (self->breakers[i]));
+    }
+  if (all_open && earliest != G_MAXINT64)
+    {
+      gint64 wait_ms = (earliest - confab_clock_now (self->clock)) / 1000;
+
+      if (wait_ms > delay_ms)
+        delay_ms = (guint) MIN (wait_ms, (gint64) G_MAXUINT);
+    }
+
+  note (self, "round failed: retrying in %u ms", delay_ms);
+  set_state (self, CONFAB_CONNECTION_STATE_RECONNECTING);
+  schedule_round (self, delay_ms);
+}
+
+#define WAITER_CANCEL_ID "confab-connection-manager-cancel-id"
+
+static void
+waiter_forget_cancellable (GTask *task)
+{
+  gulong id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (task), WAITER_CANCEL_ID));
+
+  if (id != 0)
+    {
+      g_object_set_data (G_OBJECT (task), WAITER_CANCEL_ID, NULL);
+      g_cancellable_disconnect (g_task_get_cancellable (task), id);
+    }
+}
+
+/* Ends every wait with @error (G_IO_ERROR_CANCELLED on disconnect). */
+static void
+resolve_waiters (ConfabConnectionManager *self,
+                 const GError            *error)
+{
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->waiters);
+
+  self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+
+      waiter_forget_cancellable (task);
+      if (error == NULL)
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, g_error_copy (error));
+    }
+}
+
+/* One caller gave up waiting: only its wait ends; the connection goes on (disconnect()
+ * stops it). Runs in the task's context, not in the cancelling thread. */
+static gboolean
+waiter_cancel_idle (gpointer user_data)
+{
+  GTask *task = user_data;
+  ConfabConnectionManager *self = g_task_get_source_object (task);
+  guint index;
+
+  if (self->waiters != NULL && g_ptr_array_find (self->waiters, task, &index))
+    {
+      GTask *stolen = g_ptr_array_steal_index (self->waiters, index);
+
+      waiter_forget_cancellable (stolen);
+      g_task_return_error_if_cancelled (stolen);
+      g_object_unref (stolen);
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+waiter_cancelled (GCancellable *cancellable,
+                  gpointer      user_data)
+{
+  GTask *task = user_data;
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_callback (source, waiter_cancel_idle, g_object_ref (task), g_object_unref);
+  g_source_set_static_name (source, "[confab] connect cancelled");
+  g_source_attach (source, g_task_get_context (task));
+}
+
+static void
+add_waiter (ConfabConnectionManager *self,
+            GTask                   *task)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  g_ptr_array_add (self->waiters, task);
+  if (cancellable != NULL)
+    {
+      gulong id = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled), task, NULL);
+
+      g_object_set_data (G_OBJECT (task), WAITER_CANCEL_ID, GSIZE_TO_POINTER (id));
+    }
+}
+
+/* Stops everything; the session (user, REST client) stays unless @forget. */
+static void
+stop_all (ConfabConnectionManager *self)
+{
+  cancel_round (self, "disconnected");
+  confab_clock_clear_timeout (self->clock, &self->retry_id);
+  confab_clock_clear_timeout (self->clock, &self->stable_id);
+  confab_clock_clear_timeout (self->clock, &self->upgrade_id);
+  confab_clock_clear_timeout (self->clock, &self->probe_id);
+  g_cancellable_cancel (self->catch_up);
+  g_cancellable_cancel (self->pump);
+  if (self->upgrade != NULL)
+    {
+      Candidate *c = g_steal_pointer (&self->upgrade);
+
+      candidate_abandon (c, NULL, "disconnected");
+    }
+  if (self->previous != NULL)
+    {
+      Candidate *c = g_steal_pointer (&self->previous);
+
+      candidate_abandon (c, NULL, NULL);
+    }
+  if (self->active != NULL)
+    {
+      Candidate *c = g_steal_pointer (&self->active);
+
+      candidate_abandon (c, NULL, NULL);
+    }
+  if (self->rest != NULL)
+    confab_stream_client_set_connection_id (self->rest, NULL);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  set_next_retry (self, 0);
+  set_stage (self, CONFAB_STAGE_IDLE);
+  set_transport_nick (self, NULL);
+  set_string (self, &self->endpoint, NULL, PROP_ENDPOINT);
+  set_string (self, &self->connection_id, NULL, PROP_CONNECTION_ID);
+  confab_quality_meter_reset (self->meter);
+  sync_quality (self);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+static void
+fail_session (ConfabConnectionManager *self,
+              const GError            *error)
+{
+  note (self, "giving up: %s", error->message);
+  stop_all (self);
+  set_last_error (self, error);
+  set_state (self, CONFAB_CONNECTION_STATE_FAILED);
+  resolve_waiters (self, error);
+}
+
+/* Catch-up ----------------------------------------------------------------------------- */
+
+static gboolean
+stable_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  self->stable_id = 0;
+  note (self, "usable for %u s: backoff reset", CONFAB_CONNECTION_MANAGER_STABLE_MS / 1000);
+  confab_backoff_reset (self->backoff);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+upgrade_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  self->upgrade_id = 0;
+  if (self->upgrade != NULL || self->active == NULL || self->active->step == WEBSOCKET_STEP)
+    return G_SOURCE_REMOVE;
+
+  if (!confab_circuit_breaker_allow (self->breakers[WEBSOCKET_STEP]))
+    {
+      update_breakers (self);
+      schedule_upgrade (self);
+      return G_SOURCE_REMOVE;
+    }
+
+  start_candidate (self, WEBSOCKET_STEP, FALSE, TRUE);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_upgrade (ConfabConnectionManager *self)
+{
+  guint interval = self->upgrade_interval_ms;
+
+  confab_clock_clear_timeout (self->clock, &self->upgrade_id);
+  if (self->active == NULL || self->active->step == WEBSOCKET_STEP)
+    return;
+
+  self->upgrade_interval_ms = MIN (interval * 2, CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MAX_MS);
+  self->upgrade_id = confab_clock_add_timeout (self->clock, interval, upgrade_cb, self, NULL);
+}
+
+typedef struct
+{
+  ConfabConnectionManager *self;
+  GCancellable            *cancellable;
+  gint64                   started;
+  gint64                   since;    /* the watermark before this connection's events */
+  char                   **cids;
+} CatchUp;
+
+static void
+catch_up_free (CatchUp *cu)
+{
+  g_clear_object (&cu->cancellable);
+  g_strfreev (cu->cids);
+  g_free (cu);
+}
+
+static void
+catch_up_failed (ConfabConnectionManager *self,
+                 const GError            *error)
+{
+  note (self, "catch-up failed: %s", error->message);
+  if (self->active != NULL)
+    confab_attempt_set_reason (self->active->attempt, "catch-up failed: reconnecting");
+  connection_lost (self, error);
+}
+
+static void
+catch_up_done (ConfabConnectionManager *self)
+{
+  Candidate *c = self->active;
+
+  if (self->previous != NULL)
+    {
+      Candidate *previous = g_steal_pointer (&self->previous);
+
+      note (self, "closing %s after moving to %s", ladder[previous->step].nick, ladder[c->step].nick);
+      candidate_abandon (previous, NULL, NULL);
+    }
+
+  if (self->watermark == 0)
+    advance_watermark (self, confab_clock_wall (self->clock));
+
+  confab_attempt_mark_stage (c->attempt, CONFAB_ATTEMPT_STAGE_READY, confab_clock_wall (self->clock));
+  confab_attempt_finish_at (c->attempt, confab_clock_wall (self->clock), NULL, NULL);
+  set_last_error (self, NULL);
+  set_stage (self, CONFAB_STAGE_READY);
+  set_state (self, CONFAB_CONNECTION_STATE_CONNECTED);
+
+  confab_clock_clear_timeout (self->clock, &self->stable_id);
+  self->stable_id = confab_clock_add_timeout (self->clock, CONFAB_CONNECTION_MANAGER_STABLE_MS,
+                                              stable_cb, self, NULL);
+  if (c->step != WEBSOCKET_STEP && self->upgrade_id == 0 && self->upgrade == NULL)
+    {
+      self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
+      schedule_upgrade (self);
+    }
+
+  resolve_waiters (self, NULL);
+  pump_outbox (self);
+}
+
+typedef struct
+{
+  JsonObject *event;
+  gint64      at;
+  guint       index;
+} SortedEvent;
+
+static gint64
+event_time (JsonObject *event)
+{
+  JsonObject *message = NULL;
+
+  /* The message's own time orders missed messages; the event's is the fallback. */
+  if (json_object_has_member (event, "message") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (event, "message")))
+    message = json_object_get_object_member (event, "message");
+  if (message != NULL && json_object_has_member (message, "created_at"))
+    return parse_time (json_object_get_string_member_with_default (message, "created_at", NULL));
+  return parse_time (json_object_get_string_member_with_default (event, "created_at", NULL));
+}
+
+static int
+compare_events (gconstpointer a,
+                gconstpointer b)
+{
+  const SortedEvent *ea = a;
+  const SortedEvent *eb = b;
+
+  if (ea->at != eb->at)
+    return ea->at < eb->at ? -1 : 1;
+  return ea->index < eb->index ? -1 : ea->index > eb->index ? 1 : 0;
+}
+
+static void
+sync_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  CatchUp *cu = user_data;
+  ConfabConnectionManager *self = cu->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = confab_stream_client_sync_finish (CONFAB_STREAM_CLIENT (source), result, &error);
+  g_autoptr(GArray) events = NULL;
+  JsonArray *array = NULL;
+
+  if (g_cancellable_is_cancelled (cu->cancellable))
+    {
+      catch_up_free (cu);
+      return;
+    }
+
+  if (answer == NULL && confab_error_classify (error) == CONFAB_ERROR_REJECTED)
+    {
+      /* Stream refuses /sync beyond 30 days or 255 channels: the channel queries that
+       * re-watched everything are then the catch-up (they carry the latest messages). */
+      note (self, "catch-up: /sync refused (%s); relying on the channel queries", error->message);
+      catch_up_done (self);
+      catch_up_free (cu);
+      return;
+    }
+
+  if (answer == NULL)
+    {
+      catch_up_failed (self, error);
+      catch_up_free (cu);
+      return;
+    }
+
+  if (json_object_has_member (answer, "events") &&
+      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "events")))
+    array = json_object_get_array_member (answer, "events");
+
+  /* Missed events in order (stable for equal times). */
+  events = g_array_new (FALSE, FALSE, sizeof (SortedEvent));
+  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      SortedEvent e;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      e.event = json_node_get_object (node);
+      e.at = event_time (e.event);
+      e.index = i;
+      g_array_append_val (events, e);
+    }
+  g_array_sort (events, compare_events);
+  note (self, "catch-up: %u missed events", events->len);
+  for (guint i = 0; i < events->len; i++)
+    handle_event (self, g_array_index (events, SortedEvent, i).event);
+
+  catch_up_done (self);
+  catch_up_free (cu);
+}
+
+static void
+query_channels_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  CatchUp *cu = user_data;
+  ConfabConnectionManager *self = cu->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = confab_stream_client_query_channels_finish (CONFAB_STREAM_CLIENT (source), result, &error);
+  g_autoptr(GPtrArray) cids = NULL;
+  JsonArray *channels = NULL;
+
+  if (g_cancellable_is_cancelled (cu->cancellable))
+    {
+      catch_up_free (cu);
+      return;
+    }
+
+  if (answer == NULL)
+    {
+      catch_up_failed (self, error);
+      catch_up_free (cu);
+      return;
+    }
+
+  /* The REST round trip is a quality sample too (the only one on long-poll). */
+  confab_quality_meter_add_rtt (self->meter, (guint) MAX (0, (confab_clock_now (self->clock) - cu->started) / 1000));
+  sync_quality (self);
+
+  if (json_object_has_member (answer, "channels") &&
+      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "channels")))
+    channels = json_object_get_array_member (answer, "channels");
+
+  cids = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; channels != NULL && i < json_array_get_length (channels); i++)
+    {
+      JsonNode *node = json_array_get_element (channels, i);
+      JsonObject *channel = NULL;
+      const char *cid = NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      if (json_object_has_member (json_node_get_object (node), "channel") &&
+          JSON_NODE_HOLDS_OBJECT (json_object_get_member (json_node_get_object (node), "channel")))
+        channel = json_object_get_object_member (json_node_get_object (node), "channel");
+      if (channel != NULL)
+        cid = json_object_get_string_member_with_default (channel, "cid", NULL);
+      if (cid != NULL)
+        g_ptr_array_add (cids, g_strdup (cid));
+    }
+  g_ptr_array_add (cids, NULL);
+  note (self, "catch-up: watching %u channels", cids->len - 1);
+
+  if (cids->len == 1 || cu->since == 0)
+    {
+      catch_up_done (self);
+      catch_up_free (cu);
+      return;
+    }
+
+  cu->cids = (char **) g_ptr_array_free (g_steal_pointer (&cids), FALSE);
+  confab_stream_client_sync_async (self->rest, (const char * const *) cu->cids, cu->since,
+                                   cu->cancellable, sync_cb, cu);
+}
+
+static void
+begin_catch_up (ConfabConnectionManager *self)
+{
+  Candidate *c = self->active;
+  CatchUp *cu = g_new0 (CatchUp, 1);
+
+  if (c->step != WEBSOCKET_STEP)
+    confab_quality_meter_set_ceiling (self->meter, CONFAB_QUALITY_GOOD);
+  else
+    confab_quality_meter_set_ceiling (self->meter, CONFAB_QUALITY_EXCELLENT);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  set_transport_nick (self, ladder[c->step].nick);
+  set_string (self, &self->endpoint, confab_transport_get_endpoint (c->transport), PROP_ENDPOINT);
+  set_string (self, &self->connection_id, confab_transport_get_connection_id (c->transport), PROP_CONNECTION_ID);
+  set_stage (self, CONFAB_STAGE_SYNCING);
+  set_state (self, CONFAB_CONNECTION_STATE_UPDATING);
+  g_object_thaw_notify (G_OBJECT (self));
+  sync_quality (self);
+
+  confab_stream_client_set_connection_id (self->rest, self->connection_id);
+  g_cancellable_cancel (self->catch_up);
+  g_clear_object (&self->catch_up);
+  self->catch_up = g_cancellable_new ();
+
+  cu->self = self;
+  cu->cancellable = g_object_ref (self->catch_up);
+  cu->started = confab_clock_now (self->clock);
+  cu->since = self->watermark;
+  /* watch:true re-subscribes this connection to every channel of the user. */
+  confab_stream_client_query_channels_async (self->rest, TRUE, FALSE, 30, 0, 1,
+                                             cu->cancellable, query_channels_cb, cu);
+}
+
+/* Outbox ------------------------------------------------------------------------------- */
+
+typedef struct
+{
+  ConfabConnectionManager *self;
+  ConfabOutboxItem        *item;
+  GCancellable            *cancellable;
+} PumpSend;
+
+static void
+send_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  PumpSend *send = user_data;
+  ConfabConnectionManager *self = send->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = confab_stream_client_send_message_finish (CONFAB_STREAM_CLIENT (source), result, &error);
+  gboolean cancelled = g_cancellable_is_cancelled (send->cancellable);
+  gboolean again = FALSE;
+
+  if (answer != NULL)
+    {
+      confab_outbox_mark_sent (self->outbox, send->item);
+      again = !cancelled;
+    }
+  else if (confab_api_error_is_duplicate (error))
+    {
+      confab_outbox_mark_sent (self->outbox, send->item);
+      again = !cancelled;
+    }
+  else if (cancelled || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autoptr(GError) lost = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_CONNECTION_LOST,
+                                                    "the connection ended during the send");
+
+      confab_outbox_mark_failed (self->outbox, send->item, lost);
+    }
+  else
+    {
+      /* Transient: back to queued, retried after the next (re)connect; permanent: failed. */
+      confab_outbox_mark_failed (self->outbox, send->item, error);
+      again = !confab_error_is_transient (error);
+      if (!again)
+        g_debug ("Connection manager: outbox send held until the next connection");
+    }
+
+  self->pumping = FALSE;
+  g_clear_object (&send->item);
+  g_clear_object (&send->cancellable);
+  g_free (send);
+
+  if (again)
+    pump_outbox (self);
+  g_object_unref (self);
+}
+
+static void
+pump_outbox (ConfabConnectionManager *self)
+{
+  ConfabOutboxItem *item;
+  PumpSend *send;
+
+  if (self->outbox == NULL || self->pumping || self->state != CONFAB_CONNECTION_STATE_CONNECTED)
+    return;
+
+  item = confab_outbox_next_pending (self->outbox);
+  if (item == NULL)
+    return;
+
+  if (self->pump == NULL || g_cancellable_is_cancelled (self->pump))
+    {
+      g_clear_object (&self->pump);
+      self->pump = g_cancellable_new ();
+    }
+
+  self->pumping = TRUE;
+  confab_outbox_mark_sending (self->outbox, item);
+  send = g_new0 (PumpSend, 1);
+  send->self = g_object_ref (self);
+  send->item = g_object_ref (item);
+  send->cancellable = g_object_ref (self->pump);
+  confab_stream_client_send_message_async (self->rest, confab_outbox_item_get_cid (item),
+                                           confab_outbox_item_get_id (item),
+                                           confab_outbox_item_get_text (item),
+                                           send->cancellable, send_cb, send);
+}
+
+/* Network ------------------------------------------------------------------------------ */
+
+static gboolean
+probe_timeout_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->probe_id = 0;
+  confab_quality_meter_add_probe (self->meter, FALSE);
+  sync_quality (self);
+  error = g_error_new (CONFAB_ERROR, CONFAB_ERROR_CONNECTION_LOST,
+                       "no answer to a probe within %u ms after a network change",
+                       CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS);
+  if (self->active != NULL)
+    connection_lost (self, error);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+immediate_round (ConfabConnectionManager *self,
+                 const char              *why)
+{
+  gint64 now = confab_clock_now (self->clock);
+  gint64 gap = now - self->last_immediate;
+
+  if (self->last_immediate != 0 && gap < IMMEDIATE_ROUND_GAP_US)
+    {
+      note (self, "%s: next round in %" G_GINT64_FORMAT " ms (one immediate round per second)",
+            why, (IMMEDIATE_ROUND_GAP_US - gap) / 1000);
+      schedule_round (self, (guint) ((IMMEDIATE_ROUND_GAP_US - gap) / 1000));
+      set_state (self, CONFAB_CONNECTION_STATE_RECONNECTING);
+      return;
+    }
+
+  note (self, "%s: starting a round now", why);
+  self->last_immediate = now;
+  start_round (self);
+}
+
+static void
+on_network_changed (GNetworkMonitor *monitor,
+                    gboolean         available,
+                    gpointer         user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  if (self->user_id == NULL || self->state == CONFAB_CONNECTION_STATE_IDLE ||
+      self->state == CONFAB_CONNECTION_STATE_FAILED)
+    return;
+
+  note (self, "network changed (available: %s)", available ? "yes" : "no");
+  confab_diagnostics_set_fact (self->diagnostics, "network available", available ? "yes" : "no");
+
+  if (!available)
+    {
+      stop_all (self);
+      set_state (self, CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK);
+      return;
+    }
+
+  /* The breakers' failures describe the old network. */
+  for (guint i = 0; i < N_STEPS; i++)
+    confab_circuit_breaker_reset (self->breakers[i]);
+  update_breakers (self);
+
+  switch (self->state)
+    {
+    case CONFAB_CONNECTION_STATE_CONNECTED:
+    case CONFAB_CONNECTION_STATE_UPDATING:
+      if (self->active != NULL && self->probe_id == 0 && confab_transport_probe (self->active->transport))
+        self->probe_id = confab_clock_add_timeout (self->clock, CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS,
+                                                   probe_timeout_cb, self, NULL);
+      if (self->active != NULL && self->active->step != WEBSOCKET_STEP && self->upgrade == NULL)
+        {
+          self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
+          confab_clock_clear_timeout (self->clock, &self->upgrade_id);
+          upgrade_cb (self);
+        }
+      break;
+    case CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK:
+    case CONFAB_CONNECTION_STATE_RECONNECTING:
+      immediate_round (self, "network available");
+      break;
+    case CONFAB_CONNECTION_STATE_IDLE:
+    case CONFAB_CONNECTION_STATE_CONNECTING:
+    case CONFAB_CONNECTION_STATE_LIMITED:
+    case CONFAB_CONNECTION_STATE_FAILED:
+    default:
+      break;
+    }
+}
+
+/* GObject ------------------------------------------------------------------------------ */
+
+static void
+confab_connection_manager_constructed (GObject *object)
+{
+  ConfabConnectionManager *self = CONFAB_CONNECTION_MANAGER (object);
+
+  G_OBJECT_CLASS (confab_connection_manager_parent_class)->constructed (object);
+
+  if (self->clock == NULL)
+    self->clock = CONFAB_CLOCK (confab_system_clock_new ());
+  if (self->diagnostics == NULL)
+    self->diagnostics = confab_diagnostics_new (NULL);
+  if (self->network_monitor == NULL)
+    self->network_monitor = g_object_ref (g_network_monitor_get_default ());
+
+  for (guint i = 0; i < N_STEPS; i++)
+    {
+      g_autofree char *endpoint = NULL;
+      g_autofree char *name = NULL;
+      g_autoptr(GUri) uri = NULL;
+
+      if (self->base_url != NULL)
+        uri = g_uri_parse (self->base_url, G_URI_FLAGS_NONE, NULL);
+      if (uri != NULL)
+        endpoint = g_strdup_printf ("%s://%s:%d", g_uri_get_scheme (uri), g_uri_get_host (uri),
+                                    g_uri_get_port (uri));
+      name = g_strdup_printf ("%s %s", ladder[i].nick, endpoint != NULL ? endpoint : "?");
+      self->breakers[i] = confab_circuit_breaker_new (name, self->clock);
+      confab_circuit_breaker_set_max_open_ms (self->breakers[i], 60000);
+    }
+  update_breakers (self);
+
+  self->network_handler = g_signal_connect (self->network_monitor, "network-changed",
+                                            G_CALLBACK (on_network_changed), self);
+  load_watermark (self);
+}
+
+static void
+confab_connection_manager_dispose (GObject *object)
+{
+  ConfabConnectionManager *self = CONFAB_CONNECTION_MANAGER (object);
+
+  if (self->clock != NULL)
+    stop_all (self);
+  if (self->waiters != NULL && self->waiters->len > 0)
+    {
+      g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                     "the connection manager was destroyed");
+
+      resolve_waiters (self, error);
+    }
+  g_clear_signal_handler (&self->network_handler, self->network_monitor);
+  g_clear_object (&self->network_monitor);
+  for (guint i = 0; i < N_STEPS; i++)
+    g_clear_object (&self->breakers[i]);
+  g_clear_object (&self->catch_up);
+  g_clear_object (&self->pump);
+  g_clear_object (&self->rest);
+  g_clear_object (&self->token_provider);
+  g_clear_object (&self->outbox);
+  g_clear_object (&self->diagnostics);
+  g_clear_object (&self->backoff);
+  g_clear_object (&self->meter);
+  g_clear_object (&self->clock);
+  g_clear_pointer (&self->user_details, json_object_unref);
+
+  G_OBJECT_CLASS (confab_connection_manager_parent_class)->dispose (object);
+}
+
+static void
+confab_connection_manager_finalize (GObject *object)
+{
+  ConfabConnectionManager *self = CONFAB_CONNECTION_MANAGER (object);
+
+  g_free (self->base_url);
+  g_free (self->api_key);
+  g_free (self->state_dir);
+  g_free (self->endpoint);
+  g_free (self->connection_id);
+  g_free (self->user_id);
+  g_clear_error (&self->last_error);
+  g_clear_pointer (&self->waiters, g_ptr_array_unref);
+  g_clear_pointer (&self->seen, confab_seen_ids_free);
+
+  G_OBJECT_CLASS (confab_connection_manager_parent_class)->finalize (object);
+}
+
+static void
+confab_connection_manager_get_property (GObject    *object,
+                                        guint       prop_id,
+                                        GValue     *value,
+                                        GParamSpec *pspec)
+{
+  ConfabConnectionManager *self = CONFAB_CONNECTION_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_STAGE:
+      g_value_set_enum (value, self->stage);
+      break;
+    case PROP_TRANSPORT:
+      g_value_set_string (value, self->transport_nick);
+      break;
+    case PROP_ENDPOINT:
+      g_value_set_string (value, self->endpoint);
+      break;
+    case PROP_QUALITY:
+      g_value_set_enum (value, self->quality);
+      break;
+    case PROP_RTT_MS:
+      g_value_set_int (value, self->rtt_ms);
+      break;
+    case PROP_LOSS:
+      g_value_set_double (value, self->loss);
+      break;
+    case PROP_LAST_ERROR:
+      g_value_set_boxed (value, self->last_error);
+      break;
+    case PROP_NEXT_RETRY:
+      g_value_set_int64 (value, self->next_retry);
+      break;
+    case PROP_CONNECTION_ID:
+      g_value_set_string (value, self->connection_id);
+      break;
+    case PROP_USER_ID:
+      g_value_set_string (value, self->user_id);
+      break;
+    case PROP_BASE_URL:
+      g_value_set_string (value, self->base_url);
+      break;
+    case PROP_API_KEY:
+      g_value_set_string (value, self->api_key);
+      break;
+    case PROP_TOKEN_PROVIDER:
+      g_value_set_object (value, self->token_provider);
+      break;
+    case PROP_CLOCK:
+      g_value_set_object (value, self->clock);
+      break;
+    case PROP_OUTBOX:
+      g_value_set_object (value, self->outbox);
+      break;
+    case PROP_DIAGNOSTICS:
+      g_value_set_object (value, self->diagnostics);
+      break;
+    case PROP_NETWORK_MONITOR:
+      g_value_set_object (value, self->network_monitor);
+      break;
+    case PROP_STATE_DIR:
+      g_value_set_string (value, self->state_dir);
+      break;
+    case PROP_HEDGE_MS:
+      g_value_set_uint (value, self->hedge_ms);
+      break;
+    case PROP_WEBSOCKET_TIMEOUT_MS:
+      g_value_set_uint (value, self->websocket_timeout_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+confab_connection_manager_set_property (GObject      *object,
+                                        guint         prop_id,
+                                        const GValue *value,
+                                        GParamSpec   *pspec)
+{
+  ConfabConnectionManager *self = CONFAB_CONNECTION_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_BASE_URL:
+      self->base_url = g_value_dup_string (value);
+      break;
+    case PROP_API_KEY:
+      self->api_key = g_value_dup_string (value);
+      break;
+    case PROP_TOKEN_PROVIDER:
+      self->token_provider = g_value_dup_object (value);
+      break;
+    case PROP_CLOCK:
+      self->clock = g_value_dup_object (value);
+      break;
+    case PROP_OUTBOX:
+      self->outbox = g_value_dup_object (value);
+      break;
+    case PROP_DIAGNOSTICS:
+      self->diagnostics = g_value_dup_object (value);
+      break;
+    case PROP_NETWORK_MONITOR:
+      self->network_monitor = g_value_dup_object (value);
+      break;
+    case PROP_STATE_DIR:
+      self->state_dir = g_value_dup_string (value);
+      break;
+    case PROP_HEDGE_MS:
+      self->hedge_ms = g_value_get_uint (value);
+      break;
+    case PROP_WEBSOCKET_TIMEOUT_MS:
+      self->websocket_timeout_ms = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+confab_connection_manager_class_init (ConfabConnectionManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+  GParamFlags co = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+
+  object_class->constructed = confab_connection_manager_constructed;
+  object_class->dispose = confab_connection_manager_dispose;
+  object_class->finalize = confab_connection_manager_finalize;
+  object_class->get_property = confab_connection_manager_get_property;
+  object_class->set_property = confab_connection_manager_set_property;
+
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, CONFAB_TYPE_CONNECTION_STATE,
+                       CONFAB_CONNECTION_STATE_IDLE, ro);
+  properties[PROP_STAGE] =
+    g_param_spec_enum ("stage", NULL, NULL, CONFAB_TYPE_STAGE, CONFAB_STAGE_IDLE, ro);
+  properties[PROP_TRANSPORT] =
+    g_param_spec_string ("transport", NULL, NULL, NULL, ro);
+  properties[PROP_ENDPOINT] =
+    g_param_spec_string ("endpoint", NULL, NULL, NULL, ro);
+  properties[PROP_QUALITY] =
+    g_param_spec_enum ("quality", NULL, NULL, CONFAB_TYPE_QUALITY, CONFAB_QUALITY_UNKNOWN, ro);
+  properties[PROP_RTT_MS] =
+    g_param_spec_int ("rtt-ms", NULL, NULL, -1, G_MAXINT, -1, ro);
+  properties[PROP_LOSS] =
+    g_param_spec_double ("loss", NULL, NULL, 0, 1, 0, ro);
+  properties[PROP_LAST_ERROR] =
+    g_param_spec_boxed ("last-error", NULL, NULL, G_TYPE_ERROR, ro);
+  properties[PROP_NEXT_RETRY] =
+    g_param_spec_int64 ("next-retry", NULL, NULL, 0, G_MAXINT64, 0, ro);
+  properties[PROP_CONNECTION_ID] =
+    g_param_spec_string ("connection-id", NULL, NULL, NULL, ro);
+  properties[PROP_USER_ID] =
+    g_param_spec_string ("user-id", NULL, NULL, NULL, ro);
+  properties[PROP_BASE_URL] =
+    g_param_spec_string ("base-url", NULL, NULL, NULL, co);
+  properties[PROP_API_KEY] =
+    g_param_spec_string ("api-key", NULL, NULL, NULL, co);
+  properties[PROP_TOKEN_PROVIDER] =
+    g_param_spec_object ("token-provider", NULL, NULL, CONFAB_TYPE_TOKEN_PROVIDER, co);
+  properties[PROP_CLOCK] =
+    g_param_spec_object ("clock", NULL, NULL, CONFAB_TYPE_CLOCK, co);
+  properties[PROP_OUTBOX] =
+    g_param_spec_object ("outbox", NULL, NULL, CONFAB_TYPE_OUTBOX, co);
+  properties[PROP_DIAGNOSTICS] =
+    g_param_spec_object ("diagnostics", NULL, NULL, CONFAB_TYPE_DIAGNOSTICS, co);
+  properties[PROP_NETWORK_MONITOR] =
+    g_param_spec_object ("network-monitor", NULL, NULL, G_TYPE_NETWORK_MONITOR, co);
+  properties[PROP_STATE_DIR] =
+    g_param_spec_string ("state-dir", NULL, NULL, NULL, co);
+  properties[PROP_HEDGE_MS] =
+    g_param_spec_uint ("hedge-ms", NULL, NULL, 1, 600000,
+                       CONFAB_CONNECTION_MANAGER_DEFAULT_HEDGE_MS, co);
+  properties[PROP_WEBSOCKET_TIMEOUT_MS] =
+    g_param_spec_uint ("websocket-timeout-ms", NULL, NULL, 1, 600000,
+                       CONFAB_CONNECTION_MANAGER_DEFAULT_WEBSOCKET_TIMEOUT_MS, co);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_EVENT] =
+    g_signal_new ("event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, JSON_TYPE_OBJECT);
+  signals[SIGNAL_MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, JSON_TYPE_OBJECT);
+}
+
+static void
+confab_connection_manager_init (ConfabConnectionManager *self)
+{
+  self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->backoff = confab_backoff_new ();
+  self->meter = confab_quality_meter_new ();
+  self->seen = confab_seen_ids_new (CONFAB_SEEN_IDS_DEFAULT_CAPACITY);
+  self->rtt_ms = -1;
+  self->hedge_ms = CONFAB_CONNECTION_MANAGER_DEFAULT_HEDGE_MS;
+  self->websocket_timeout_ms = CONFAB_CONNECTION_MANAGER_DEFAULT_WEBSOCKET_TIMEOUT_MS;
+  self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
+}
+
+/* Public API ----------------------------------------------------------------------------- */
+
+ConfabConnectionManager *
+confab_connection_manager_new (const char          *base_url,
+                               const char          *api_key,
+                               ConfabTokenProvider *token_provider)
+{
+  g_return_val_if_fail (base_url != NULL, NULL);
+  g_return_val_if_fail (api_key != NULL, NULL);
+  g_return_val_if_fail (CONFAB_IS_TOKEN_PROVIDER (token_provider), NULL);
+
+  return g_object_new (CONFAB_TYPE_CONNECTION_MANAGER,
+                       "base-url", base_url,
+                       "api-key", api_key,
+                       "token-provider", token_provider,
+                       NULL);
+}
+
+void
+confab_connection_manager_connect_async (ConfabConnectionManager *self,
+                                         const char              *user_id,
+                                         JsonObject              *user_details,
+                                         GCancellable            *cancellable,
+                                         GAsyncReadyCallback      callback,
+                                         gpointer                 user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean session_open;
+
+  g_return_if_fail (CONFAB_IS_CONNECTION_MANAGER (self));
+  g_return_if_fail (user_id != NULL && *user_id != '\0');
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, confab_connection_manager_connect_async);
+
+  if (self->base_url == NULL || self->api_key == NULL || self->token_provider == NULL)
+    {
+      g_task_return_new_error (task, CONFAB_ERROR, CONFAB_ERROR_FAILED,
+                               "the connection manager needs base-url, api-key and token-provider");
+      return;
+    }
+
+  session_open = self->user_id != NULL && self->state != CONFAB_CONNECTION_STATE_IDLE &&
+                 self->state != CONFAB_CONNECTION_STATE_FAILED;
+
+  if (session_open && g_strcmp0 (self->user_id, user_id) != 0)
+    {
+      g_task_return_new_error (task, CONFAB_ERROR, CONFAB_ERROR_BUSY,
+                               "another user's connection is in progress; disconnect first");
+      return;
+    }
+
+  if (session_open && self->state == CONFAB_CONNECTION_STATE_CONNECTED)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  if (session_open)
+    {
+      note (self, "connect joins the one in progress");
+      add_waiter (self, g_steal_pointer (&task));
+      return;
+    }
+
+  /* A new session. */
+  g_clear_object (&self->rest);
+  self->rest = confab_stream_client_new (self->base_url, self->api_key, user_id,
+                                         self->token_provider, &error);
+  if (self->rest == NULL)
+    {
+      set_last_error (self, error);
+      set_state (self, CONFAB_CONNECTION_STATE_FAILED);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  set_string (self, &self->user_id, user_id, PROP_USER_ID);
+  g_clear_pointer (&self->user_details, json_object_unref);
+  if (user_details != NULL)
+    self->user_details = json_object_ref (user_details);
+  set_last_error (self, NULL);
+  confab_backoff_reset (self->backoff);
+  for (guint i = 0; i < N_STEPS; i++)
+    confab_circuit_breaker_reset (self->breakers[i]);
+  confab_diagnostics_set_identity (self->diagnostics, user_id, NULL, NULL, NULL);
+
+  add_waiter (self, g_steal_pointer (&task));
+  start_round (self);
+}
+
+gboolean
+confab_connection_manager_connect_finish (ConfabConnectionManager *self,
+                                          GAsyncResult            *result,
+                                          GError                 **error)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == confab_connection_manager_connect_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+confab_connection_manager_disconnect (ConfabConnectionManager *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (CONFAB_IS_CONNECTION_MANAGER (self));
+
+  note (self, "disconnect");
+  stop_all (self);
+  set_state (self, CONFAB_CONNECTION_STATE_IDLE);
+  error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "disconnected");
+  resolve_waiters (self, error);
+  set_string (self, &self->user_id, NULL, PROP_USER_ID);
+  g_clear_object (&self->rest);
+}
+
+void
+confab_connection_manager_retry_now (ConfabConnectionManager *self)
+{
+  g_return_if_fail (CONFAB_IS_CONNECTION_MANAGER (self));
+
+  if (self->user_id == NULL)
+    return;
+
+  switch (self->state)
+    {
+    case CONFAB_CONNECTION_STATE_RECONNECTING:
+    case CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK:
+    case CONFAB_CONNECTION_STATE_FAILED:
+      immediate_round (self, "retry now");
+      break;
+    case CONFAB_CONNECTION_STATE_IDLE:
+    case CONFAB_CONNECTION_STATE_CONNECTING:
+    case CONFAB_CONNECTION_STATE_UPDATING:
+    case CONFAB_CONNECTION_STATE_CONNECTED:
+    case CONFAB_CONNECTION_STATE_LIMITED:
+    default:
+      break;
+    }
+}
+
+ConfabOutboxItem *
+confab_connection_manager_send_text (ConfabConnectionManager *self,
+                                     const char              *cid,
+                                     const char              *text,
+                                     GError                 **error)
+{
+  ConfabOutboxItem *item;
+
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (self->outbox == NULL)
+    {
+      g_set_error_literal (error, CONFAB_ERROR, CONFAB_ERROR_STORAGE,
+                           "no outbox: the connection manager was made without one");
+      return NULL;
+    }
+
+  item = confab_outbox_enqueue (self->outbox, cid, text, error);
+  if (item != NULL)
+    pump_outbox (self);
+
+  return item;
+}
+
+ConfabConnectionState
+confab_connection_manager_get_state (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), CONFAB_CONNECTION_STATE_IDLE);
+  return self->state;
+}
+
+ConfabStage
+confab_connection_manager_get_stage (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), CONFAB_STAGE_IDLE);
+  return self->stage;
+}
+
+const char *
+confab_connection_manager_get_transport (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  return self->transport_nick;
+}
+
+const char *
+confab_connection_manager_get_endpoint (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  return self->endpoint;
+}
+
+ConfabQuality
+confab_connection_manager_get_quality (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), CONFAB_QUALITY_UNKNOWN);
+  return self->quality;
+}
+
+int
+confab_connection_manager_get_rtt_ms (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), -1);
+  return self->rtt_ms;
+}
+
+double
+confab_connection_manager_get_loss (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), 0);
+  return self->loss;
+}
+
+const GError *
+confab_connection_manager_get_last_error (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  return self->last_error;
+}
+
+gint64
+confab_connection_manager_get_next_retry (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), 0);
+  return self->next_retry;
+}
+
+const char *
+confab_connection_manager_get_connection_id (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  return self->connection_id;
+}
+
+const char *
+confab_connection_manager_get_user_id (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  return self->user_id;
+}
+
+ConfabDiagnostics *
+confab_connection_manager_get_diagnostics (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  return self->diagnostics;
+}
+
+gint64
+confab_connection_manager_get_watermark (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), 0);
+  return self->watermark;
+}

@@ -1,0 +1,103 @@
+/* confab-connection-manager.h: the one connection to Stream, observed by the app
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "confab-clock.h"
+#include "confab-diagnostics.h"
+#include "confab-outbox.h"
+#include "confab-quality.h"
+#include "confab-token-provider.h"
+#include "confab-transport.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  CONFAB_CONNECTION_STATE_IDLE,
+  CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK,
+  CONFAB_CONNECTION_STATE_CONNECTING,
+  CONFAB_CONNECTION_STATE_UPDATING,      /* usable; catching up (re-watch, /sync) */
+  CONFAB_CONNECTION_STATE_CONNECTED,
+  CONFAB_CONNECTION_STATE_RECONNECTING,  /* waiting for next-retry */
+  CONFAB_CONNECTION_STATE_LIMITED,       /* reserved for the SSE limited mode; unused */
+  CONFAB_CONNECTION_STATE_FAILED,        /* see last-error; needs the user (sign in) */
+} ConfabConnectionState;
+
+GType confab_connection_state_get_type (void) G_GNUC_CONST;
+#define CONFAB_TYPE_CONNECTION_STATE (confab_connection_state_get_type ())
+
+#define CONFAB_CONNECTION_MANAGER_DEFAULT_HEDGE_MS             1500
+#define CONFAB_CONNECTION_MANAGER_DEFAULT_WEBSOCKET_TIMEOUT_MS 10000
+/* The backoff is reset once a connection stayed usable this long. */
+#define CONFAB_CONNECTION_MANAGER_STABLE_MS                    10000
+/* While on long-poll, WebSocket is tried again after 15 s, doubling to 60 s. */
+#define CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS         15000
+#define CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MAX_MS         60000
+/* A probe after a network change must be answered within this. */
+#define CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS            3000
+
+#define CONFAB_TYPE_CONNECTION_MANAGER (confab_connection_manager_get_type ())
+
+G_DECLARE_FINAL_TYPE (ConfabConnectionManager, confab_connection_manager, CONFAB, CONNECTION_MANAGER, GObject)
+
+/* Properties (read-only, notified on change): state, stage, transport ("websocket",
+ * "longpoll" or NULL), endpoint, quality, rtt-ms (-1 unknown), loss, last-error
+ * (G_TYPE_ERROR), next-retry (wall µs of the next attempt, 0 if none), connection-id,
+ * user-id. Construct-only: base-url, api-key, token-provider, clock (default: the
+ * system clock), outbox (nullable), diagnostics (created if NULL), network-monitor
+ * (default g_network_monitor_get_default()), state-dir (nullable: where the catch-up
+ * watermark is kept), hedge-ms, websocket-timeout-ms.
+ *
+ * Signals: ::event (JsonObject *event) for every incoming event, ::message-received
+ * (JsonObject *message) for each message.new's message, de-duplicated by id. */
+ConfabConnectionManager *confab_connection_manager_new            (const char              *base_url,
+                                                                   const char              *api_key,
+                                                                   ConfabTokenProvider     *token_provider);
+
+/* Resolves once CONNECTED (usable and caught up), or fails with the error that made the
+ * state FAILED (or G_IO_ERROR_CANCELLED after disconnect()); it waits through
+ * RECONNECTING rounds. A connect for the same user while one is in progress joins it;
+ * another user's fails with CONFAB_ERROR_BUSY until disconnect(). Cancelling
+ * @cancellable ends this caller's wait only (G_IO_ERROR_CANCELLED); the connection goes
+ * on until disconnect(). */
+void                     confab_connection_manager_connect_async  (ConfabConnectionManager *self,
+                                                                   const char              *user_id,
+                                                                   JsonObject              *user_details,
+                                                                   GCancellable            *cancellable,
+                                                                   GAsyncReadyCallback      callback,
+                                                                   gpointer                 user_data);
+gboolean                 confab_connection_manager_connect_finish (ConfabConnectionManager *self,
+                                                                   GAsyncResult            *result,
+                                                                   GError                 **error);
+/* Cancels everything in flight, closes the connection; state IDLE. */
+void                     confab_connection_manager_disconnect     (ConfabConnectionManager *self);
+/* Starts a round now (at most one immediate round per second; an OPEN breaker is not
+ * bypassed: the other transport is tried). */
+void                     confab_connection_manager_retry_now      (ConfabConnectionManager *self);
+/* Enqueues @text for @cid in the outbox (written to disk before this returns) and
+ * starts sending when connected. Needs an outbox. */
+ConfabOutboxItem        *confab_connection_manager_send_text      (ConfabConnectionManager *self,
+                                                                   const char              *cid,
+                                                                   const char              *text,
+                                                                   GError                 **error);
+
+ConfabConnectionState    confab_connection_manager_get_state         (ConfabConnectionManager *self);
+ConfabStage              confab_connection_manager_get_stage         (ConfabConnectionManager *self);
+const char              *confab_connection_manager_get_transport     (ConfabConnectionManager *self);
+const char              *confab_connection_manager_get_endpoint      (ConfabConnectionManager *self);
+ConfabQuality            confab_connection_manager_get_quality       (ConfabConnectionManager *self);
+int                      confab_connection_manager_get_rtt_ms        (ConfabConnectionManager *self);
+double                   confab_connection_manager_get_loss          (ConfabConnectionManager *self);
+const GError            *confab_connection_manager_get_last_error    (ConfabConnectionManager *self);
+gint64                   confab_connection_manager_get_next_retry    (ConfabConnectionManager *self);
+const char              *confab_connection_manager_get_connection_id (ConfabConnectionManager *self);
+const char              *confab_connection_manager_get_user_id       (ConfabConnectionManager *self);
+ConfabDiagnostics       *confab_connection_manager_get_diagnostics   (ConfabConnectionManager *self);
+/* The wall µs of the newest event seen (the catch-up watermark), 0 if none. */
+gint64                   confab_connection_manager_get_watermark     (ConfabConnectionManager *self);
+
+G_END_DECLS
