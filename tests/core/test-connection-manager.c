@@ -980,6 +980,15 @@ test_restart_catch_up_outbox (void)
   }
 }
 
+/* The issue's figure: 1 000 cycles without growth in open descriptors, proven by the
+ * normal build's run of this test. Under AddressSanitizer with full malloc stacks a cycle
+ * is ~30 times slower, so the sanitizer run checks 200 (`build-aux/confab-dev test` runs both). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CYCLES 200u
+#else
+#define CYCLES 1000u
+#endif
+
 static void
 test_cycles (void)
 {
@@ -1001,14 +1010,14 @@ test_cycles (void)
   g_assert_cmpint (fds_before, >, 0);
 
   start = g_get_monotonic_time ();
-  for (guint i = 0; i < 200; i++)
+  for (guint i = 0; i < CYCLES; i++)
     {
       g_assert_true (connect_and_wait (manager, "alice", &error));
       g_assert_no_error (error);
       g_assert_cmpstr (confab_connection_manager_get_transport (manager), ==, "websocket");
       confab_connection_manager_disconnect (manager);
     }
-  g_test_message ("200 connect/disconnect cycles in %" G_GINT64_FORMAT " ms", core_test_elapsed_ms (start));
+  g_test_message ("%u connect/disconnect cycles in %" G_GINT64_FORMAT " ms", CYCLES, core_test_elapsed_ms (start));
 
   g_assert_true (core_test_sandbox_wait_stat (sandbox, "connections", 0, DEADLINE_MS));
   core_test_wait_until (fds_at_most, GINT_TO_POINTER (fds_before), 3000);

@@ -1297,14 +1297,15 @@ padded_event (gsize total)
 {
   static const char head[] = "{\"type\":\"big\",\"pad\":\"";
   static const char tail[] = "\"}";
-  char *text = g_malloc (total + 1);
-  gsize fill = total - strlen (head) - strlen (tail);
+  GString *text = g_string_sized_new (total + 1);
 
-  memcpy (text, head, strlen (head));
-  memset (text + strlen (head), 'x', fill);
-  memcpy (text + strlen (head) + fill, tail, strlen (tail) + 1);
-  g_assert_cmpuint (strlen (text), ==, total);
-  return text;
+  g_assert_cmpuint (total, >, strlen (head) + strlen (tail));
+  g_string_append (text, head);
+  while (text->len < total - strlen (tail))
+    g_string_append_c (text, 'x');
+  g_string_append (text, tail);
+  g_assert_cmpuint (text->len, ==, total);
+  return g_string_free (text, FALSE);
 }
 
 static gboolean
