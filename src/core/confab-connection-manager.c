@@ -886,7 +886,7 @@ start_candidate (ConfabConnectionManager *self,
 
   endpoint = _confab_transport_endpoint_url (self->base_url,
                                              ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET,
-                                             ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET ? "/connect" : "/longpoll",
+                                             ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET ? "connect" : "longpoll",
                                              NULL);
   c->attempt = confab_attempt_new (ladder[step].nick, endpoint != NULL ? endpoint : self->base_url,
                                    confab_clock_wall (self->clock));
