@@ -504,6 +504,31 @@ candidate_abandon (Candidate    *c,
   candidate_unref (c);
 }
 
+/* Stops what belongs to the current connection: its timers, catch-up, the outbox pump,
+ * a WebSocket upgrade in progress (@reason says why) and a transport being replaced. */
+static void
+stop_connection_work (ConfabConnectionManager *self,
+                      const char              *reason)
+{
+  confab_clock_clear_timeout (self->clock, &self->stable_id);
+  confab_clock_clear_timeout (self->clock, &self->probe_id);
+  confab_clock_clear_timeout (self->clock, &self->upgrade_id);
+  g_cancellable_cancel (self->catch_up);
+  g_cancellable_cancel (self->pump);
+  if (self->upgrade != NULL)
+    {
+      Candidate *upgrade = g_steal_pointer (&self->upgrade);
+
+      candidate_abandon (upgrade, NULL, reason);
+    }
+  if (self->previous != NULL)
+    {
+      Candidate *previous = g_steal_pointer (&self->previous);
+
+      candidate_abandon (previous, NULL, NULL);
+    }
+}
+
 static ConfabAttemptStage
 attempt_stage_for (ConfabStage stage)
 {
@@ -598,23 +623,7 @@ connection_lost (ConfabConnectionManager *self,
 
   note (self, "connection lost (%s)", error->message);
   self->active = NULL;
-  confab_clock_clear_timeout (self->clock, &self->stable_id);
-  confab_clock_clear_timeout (self->clock, &self->probe_id);
-  confab_clock_clear_timeout (self->clock, &self->upgrade_id);
-  g_cancellable_cancel (self->catch_up);
-  g_cancellable_cancel (self->pump);
-  if (self->upgrade != NULL)
-    {
-      Candidate *upgrade = g_steal_pointer (&self->upgrade);
-
-      candidate_abandon (upgrade, NULL, "the connection it would replace was lost");
-    }
-  if (self->previous != NULL)
-    {
-      Candidate *previous = g_steal_pointer (&self->previous);
-
-      candidate_abandon (previous, NULL, NULL);
-    }
+  stop_connection_work (self, "the connection it would replace was lost");
 
   if (active != NULL)
     {
@@ -1107,23 +1116,7 @@ stop_all (ConfabConnectionManager *self)
 {
   cancel_round (self, "disconnected");
   confab_clock_clear_timeout (self->clock, &self->retry_id);
-  confab_clock_clear_timeout (self->clock, &self->stable_id);
-  confab_clock_clear_timeout (self->clock, &self->upgrade_id);
-  confab_clock_clear_timeout (self->clock, &self->probe_id);
-  g_cancellable_cancel (self->catch_up);
-  g_cancellable_cancel (self->pump);
-  if (self->upgrade != NULL)
-    {
-      Candidate *c = g_steal_pointer (&self->upgrade);
-
-      candidate_abandon (c, NULL, "disconnected");
-    }
-  if (self->previous != NULL)
-    {
-      Candidate *c = g_steal_pointer (&self->previous);
-
-      candidate_abandon (c, NULL, NULL);
-    }
+  stop_connection_work (self, "disconnected");
   if (self->active != NULL)
     {
       Candidate *c = g_steal_pointer (&self->active);
