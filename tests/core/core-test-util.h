@@ -107,4 +107,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoreTestBlackHole, core_test_black_hole_free)
 /* A loopback port nothing listens on (bound, noted, closed). 0 on failure. */
 guint16      core_test_refused_port        (void);
 
+/* An HS256 JWT of @payload_json signed with @secret (base64url, no padding), as Stream's
+ * server SDKs mint them: the sandbox verifies it, the client does not. */
+char *core_test_sign_jwt (const char *payload_json,
+                          const char *secret);
+
 G_END_DECLS

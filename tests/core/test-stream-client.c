@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 
 #include "confab-error.h"
+#include "core-test-util.h"
 #include "confab-jwt-claims.h"
 #include "confab-secure-url.h"
 #include "confab-static-token-provider.h"
@@ -53,41 +54,6 @@ on_wake (gpointer user_data)
 /* Tokens --------------------------------------------------------------------------- */
 
 static char *
-base64url (const void *data,
-           gsize       length)
-{
-  char *text = g_base64_encode (data, length);
-  char *padding;
-
-  g_strdelimit (text, "+", '-');
-  g_strdelimit (text, "/", '_');
-  padding = strchr (text, '=');
-  if (padding != NULL)
-    *padding = '\0';
-  return text;
-}
-
-/* An HS256 JWT signed with @secret: the sandbox checks it, the client does not. */
-static char *
-make_jwt (const char *payload_json,
-          const char *secret)
-{
-  const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-  g_autofree char *header_part = base64url (header, strlen (header));
-  g_autofree char *payload_part = base64url (payload_json, strlen (payload_json));
-  g_autofree char *signing_input = g_strconcat (header_part, ".", payload_part, NULL);
-  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) secret, strlen (secret));
-  g_autofree char *signature = NULL;
-  guint8 digest[32];
-  gsize digest_length = sizeof digest;
-
-  g_hmac_update (hmac, (const guchar *) signing_input, -1);
-  g_hmac_get_digest (hmac, digest, &digest_length);
-  signature = base64url (digest, digest_length);
-  return g_strconcat (signing_input, ".", signature, NULL);
-}
-
-static char *
 user_token (const char *user_id,
             gint64      exp)
 {
@@ -97,7 +63,7 @@ user_token (const char *user_id,
     payload = g_strdup_printf ("{\"user_id\":\"%s\",\"exp\":%" G_GINT64_FORMAT "}", user_id, exp);
   else
     payload = g_strdup_printf ("{\"user_id\":\"%s\"}", user_id);
-  return make_jwt (payload, API_SECRET);
+  return core_test_sign_jwt (payload, API_SECRET);
 }
 
 /* A provider that hands out a list of tokens in order (the last one from then on) and
@@ -659,7 +625,7 @@ test_sandbox_url_token_provider (void)
 static void
 test_sandbox_auth_errors (void)
 {
-  g_autofree char *forged = make_jwt ("{\"user_id\":\"alice\"}", "not-the-secret");
+  g_autofree char *forged = core_test_sign_jwt ("{\"user_id\":\"alice\"}", "not-the-secret");
   g_autofree char *expired = user_token ("alice", g_get_real_time () / G_USEC_PER_SEC - 60);
   g_autofree char *bobs = user_token ("bob", 0);
   g_autoptr(ConfabStaticTokenProvider) forged_provider = confab_static_token_provider_new (forged);

@@ -13,6 +13,7 @@
 
 #include "confab-command-token-provider.h"
 #include "confab-error.h"
+#include "core-test-util.h"
 #include "confab-jwt-claims.h"
 #include "confab-static-token-provider.h"
 #include "confab-url-token-provider.h"
@@ -49,38 +50,11 @@ on_wake (gpointer user_data)
 
 /* Tokens --------------------------------------------------------------------------- */
 
-static char *
-base64url (const void *data,
-           gsize       length)
-{
-  char *text = g_base64_encode (data, length);
-  char *padding;
-
-  g_strdelimit (text, "+", '-');
-  g_strdelimit (text, "/", '_');
-  padding = strchr (text, '=');
-  if (padding != NULL)
-    *padding = '\0';
-  return text;
-}
-
 /* A real HS256 JWT; the client never checks the signature, the sandbox does. */
 static char *
 make_jwt (const char *payload_json)
 {
-  const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-  g_autofree char *header_part = base64url (header, strlen (header));
-  g_autofree char *payload_part = base64url (payload_json, strlen (payload_json));
-  g_autofree char *signing_input = g_strconcat (header_part, ".", payload_part, NULL);
-  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) TEST_SECRET, strlen (TEST_SECRET));
-  g_autofree char *signature = NULL;
-  guint8 digest[32];
-  gsize digest_length = sizeof digest;
-
-  g_hmac_update (hmac, (const guchar *) signing_input, -1);
-  g_hmac_get_digest (hmac, digest, &digest_length);
-  signature = base64url (digest, digest_length);
-  return g_strconcat (signing_input, ".", signature, NULL);
+  return core_test_sign_jwt (payload_json, TEST_SECRET);
 }
 
 static char *
