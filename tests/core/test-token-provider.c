@@ -48,6 +48,12 @@ on_wake (gpointer user_data)
     g_clear_handle_id (&wait_wake_, g_source_remove);                                 \
   } G_STMT_END
 
+static gboolean
+keep_iterating (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
 /* Tokens --------------------------------------------------------------------------- */
 
 /* A real HS256 JWT; the client never checks the signature, the sandbox does. */
@@ -425,6 +431,7 @@ process_is_gone (pid_t pid)
 static void
 test_command_timeout (void)
 {
+  guint recheck = 0;
   g_autofree char *dir = g_dir_make_tmp ("confab-token-XXXXXX", NULL);
   g_autofree char *pid_file = g_build_filename (dir, "pid", NULL);
   g_autofree char *script = g_strdup_printf ("sleep 5 & echo $! > '%s'; wait", pid_file);
@@ -450,7 +457,10 @@ test_command_timeout (void)
   /* The whole process group went, not just the shell: the sleep held the pipe. */
   WAIT_UNTIL (g_file_get_contents (pid_file, &pid_text, NULL, NULL), DEADLINE_MS);
   g_assert_true (g_ascii_string_to_unsigned (g_strstrip (pid_text), 10, 2, G_MAXINT, &pid, NULL));
+  /* A process's death wakes no main loop: look again every 10 ms until the deadline. */
+  recheck = g_timeout_add (10, keep_iterating, NULL);
   WAIT_UNTIL (process_is_gone ((pid_t) pid), DEADLINE_MS);
+  g_clear_handle_id (&recheck, g_source_remove);
 
   token_result_clear (&result);
   g_unlink (pid_file);
