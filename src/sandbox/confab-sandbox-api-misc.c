@@ -75,6 +75,11 @@ _confab_sandbox_api_sync (ConfabSandboxRequest *request,
 
       event = _confab_sandbox_channel_event_new (self, event_type,
                                                  json_object_get_string_member (message, "cid"), NULL);
+      /* A missed event keeps the time it happened, not the time of the sync. */
+      json_object_set_string_member (event, "created_at",
+                                     g_str_equal (event_type, "message.new")
+                                     ? created
+                                     : json_object_get_string_member_with_default (message, "updated_at", created));
       if (author != NULL)
         json_object_set_object_member (event, "user", json_object_ref (author));
       json_object_set_string_member (event, "message_id", json_object_get_string_member (message, "id"));

@@ -594,6 +594,18 @@ test_sandbox_sync (void)
   g_assert_no_error (sync->error);
   g_assert_true (events_have_message (sync->object, after_id));
   g_assert_false (events_have_message (sync->object, before_id));
+  /* A missed event carries the time it happened, the message's own. */
+  {
+    JsonArray *events = json_object_get_array_member (sync->object, "events");
+
+    for (guint i = 0; i < json_array_get_length (events); i++)
+      {
+        JsonObject *event = json_array_get_object_element (events, i);
+
+        if (g_strcmp0 (json_string_at (event, "message.id"), after_id) == 0)
+          g_assert_cmpstr (json_string_at (event, "created_at"), ==, json_string_at (event, "message.created_at"));
+      }
+  }
   inaccessible = json_object_get_array_member (sync->object, "inaccessible_cids");
   g_assert_cmpuint (json_array_get_length (inaccessible), ==, 1);
   g_assert_cmpstr (json_array_get_string_element (inaccessible, 0), ==, "messaging:backend");
