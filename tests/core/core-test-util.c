@@ -186,7 +186,9 @@ static void
 die_with_parent (gpointer user_data)
 {
 #ifdef __linux__
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  /* SIGKILL, not SIGTERM: a sandbox a test has SIGSTOPped would hold SIGTERM pending
+   * (and the test's output pipe open) forever. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
 #endif
 }
 
