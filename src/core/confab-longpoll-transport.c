@@ -446,24 +446,6 @@ on_connect_done (GObject      *source,
 }
 
 static void
-on_network_event (SoupMessage        *msg,
-                  GSocketClientEvent  event,
-                  GIOStream          *connection,
-                  gpointer            user_data)
-{
-  ConfabTransport *transport = user_data;
-
-  if (event == G_SOCKET_CLIENT_RESOLVING)
-    _confab_transport_set_stage (transport, CONFAB_STAGE_RESOLVING);
-  else if (event == G_SOCKET_CLIENT_CONNECTING)
-    _confab_transport_set_stage (transport, CONFAB_STAGE_CONNECTING);
-  else if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING)
-    _confab_transport_set_stage (transport, CONFAB_STAGE_TLS);
-  else if (event == G_SOCKET_CLIENT_COMPLETE)
-    _confab_transport_set_stage (transport, CONFAB_STAGE_AUTHENTICATING);
-}
-
-static void
 on_connect_cancelled (GCancellable *cancellable,
                       gpointer      user_data)
 {
@@ -494,10 +476,9 @@ confab_longpoll_transport_connect_async (ConfabTransport           *transport,
                                "this transport is already connecting or connected");
       return;
     }
-  if (params->api_key == NULL || params->user_id == NULL || params->token == NULL)
+  if (!_confab_transport_check_params (params, &error))
     {
-      g_task_return_new_error (task, CONFAB_ERROR, CONFAB_ERROR_AUTH,
-                               "an API key, a user id and a token are needed to connect");
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   g_free (self->endpoint);
@@ -521,7 +502,7 @@ confab_longpoll_transport_connect_async (ConfabTransport           *transport,
                                                  "the server address is not a valid URL"));
       return;
     }
-  g_signal_connect_object (msg, "network-event", G_CALLBACK (on_network_event), self, 0);
+  _confab_transport_follow_network_events (transport, msg, CONFAB_STAGE_AUTHENTICATING);
   _confab_transport_set_stage (transport, CONFAB_STAGE_RESOLVING);
   g_debug ("long-poll: connecting to %s", self->endpoint);
   start_request (self, msg, self->connect_timeout_ms, on_connect_done);

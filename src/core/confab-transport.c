@@ -30,6 +30,7 @@ typedef struct
   ConfabStage          stage;
   JsonObject          *me;
   gint64               last_activity;
+  ConfabStage          request_stage;   /* once the request is on its way */
 } ConfabTransportPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (ConfabTransport, confab_transport, G_TYPE_OBJECT)
@@ -501,4 +502,63 @@ _confab_transport_endpoint_url (const char  *base_url,
     path[strlen (path) - 1] = '\0';
 
   return g_strdup_printf ("%s://%s%s%s/%s", scheme, host, port, path, suffix);
+}
+
+/* What every connect needs before anything is sent. */
+gboolean
+_confab_transport_check_params (const ConfabConnectParams  *params,
+                                GError                    **error)
+{
+  if (params->api_key != NULL && params->user_id != NULL && params->token != NULL)
+    return TRUE;
+  g_set_error_literal (error, CONFAB_ERROR, CONFAB_ERROR_AUTH,
+                       "an API key, a user id and a token are needed to connect");
+  return FALSE;
+}
+
+static void
+on_network_event (SoupMessage        *msg,
+                  GSocketClientEvent  event,
+                  GIOStream          *connection,
+                  gpointer            user_data)
+{
+  ConfabTransport *self = user_data;
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  switch (event)
+    {
+    case G_SOCKET_CLIENT_RESOLVING:
+      _confab_transport_set_stage (self, CONFAB_STAGE_RESOLVING);
+      break;
+    case G_SOCKET_CLIENT_CONNECTING:
+      _confab_transport_set_stage (self, CONFAB_STAGE_CONNECTING);
+      break;
+    case G_SOCKET_CLIENT_TLS_HANDSHAKING:
+      _confab_transport_set_stage (self, CONFAB_STAGE_TLS);
+      break;
+    case G_SOCKET_CLIENT_COMPLETE:
+      _confab_transport_set_stage (self, priv->request_stage);
+      break;
+    case G_SOCKET_CLIENT_RESOLVED:
+    case G_SOCKET_CLIENT_CONNECTED:
+    case G_SOCKET_CLIENT_PROXY_NEGOTIATING:
+    case G_SOCKET_CLIENT_PROXY_NEGOTIATED:
+    case G_SOCKET_CLIENT_TLS_HANDSHAKED:
+    default:
+      break;
+    }
+}
+
+/* Turns libsoup's connection events for @msg into stages; @request_stage is the stage
+ * once the connection is up and the request is sent (UPGRADING for a WebSocket,
+ * AUTHENTICATING for a long-poll connect). */
+void
+_confab_transport_follow_network_events (ConfabTransport *self,
+                                         SoupMessage     *msg,
+                                         ConfabStage      request_stage)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  priv->request_stage = request_stage;
+  g_signal_connect_object (msg, "network-event", G_CALLBACK (on_network_event), self, 0);
 }

@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 G_BEGIN_DECLS
 
@@ -110,6 +111,11 @@ void                 _confab_transport_emit_rtt         (ConfabTransport        
                                                          guint                      rtt_ms);
 void                 _confab_transport_touch            (ConfabTransport           *self);
 GError              *_confab_transport_error_from_frame (JsonObject                *frame);
+gboolean             _confab_transport_check_params     (const ConfabConnectParams *params,
+                                                         GError                   **error);
+void                 _confab_transport_follow_network_events (ConfabTransport      *self,
+                                                              SoupMessage          *msg,
+                                                              ConfabStage           request_stage);
 char                *_confab_transport_endpoint_url     (const char                *base_url,
                                                          gboolean                   websocket,
                                                          const char                *suffix,

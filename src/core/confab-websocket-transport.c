@@ -420,38 +420,6 @@ confab_websocket_transport_probe (ConfabTransport *transport)
 /* Connecting ----------------------------------------------------------------------------- */
 
 static void
-on_network_event (SoupMessage        *msg,
-                  GSocketClientEvent  event,
-                  GIOStream          *connection,
-                  gpointer            user_data)
-{
-  ConfabTransport *transport = user_data;
-
-  switch (event)
-    {
-    case G_SOCKET_CLIENT_RESOLVING:
-      _confab_transport_set_stage (transport, CONFAB_STAGE_RESOLVING);
-      break;
-    case G_SOCKET_CLIENT_CONNECTING:
-      _confab_transport_set_stage (transport, CONFAB_STAGE_CONNECTING);
-      break;
-    case G_SOCKET_CLIENT_TLS_HANDSHAKING:
-      _confab_transport_set_stage (transport, CONFAB_STAGE_TLS);
-      break;
-    case G_SOCKET_CLIENT_COMPLETE:
-      _confab_transport_set_stage (transport, CONFAB_STAGE_UPGRADING);
-      break;
-    case G_SOCKET_CLIENT_RESOLVED:
-    case G_SOCKET_CLIENT_CONNECTED:
-    case G_SOCKET_CLIENT_PROXY_NEGOTIATING:
-    case G_SOCKET_CLIENT_PROXY_NEGOTIATED:
-    case G_SOCKET_CLIENT_TLS_HANDSHAKED:
-    default:
-      break;
-    }
-}
-
-static void
 on_websocket_connected (GObject      *source,
                         GAsyncResult *result,
                         gpointer      user_data)
@@ -588,10 +556,9 @@ confab_websocket_transport_connect_async (ConfabTransport           *transport,
                                "this transport is already connecting or connected");
       return;
     }
-  if (params->api_key == NULL || params->user_id == NULL || params->token == NULL)
+  if (!_confab_transport_check_params (params, &error))
     {
-      g_task_return_new_error (task, CONFAB_ERROR, CONFAB_ERROR_AUTH,
-                               "an API key, a user id and a token are needed to connect");
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
 
@@ -629,7 +596,7 @@ confab_websocket_transport_connect_async (ConfabTransport           *transport,
                                                  "the server address is not a valid URL"));
       return;
     }
-  g_signal_connect (self->handshake, "network-event", G_CALLBACK (on_network_event), self);
+  _confab_transport_follow_network_events (transport, self->handshake, CONFAB_STAGE_UPGRADING);
   _confab_transport_set_stage (transport, CONFAB_STAGE_RESOLVING);
 
   g_debug ("websocket: connecting to %s", endpoint);
