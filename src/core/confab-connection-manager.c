@@ -2187,3 +2187,10 @@ confab_connection_manager_get_watermark (ConfabConnectionManager *self)
   g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), 0);
   return self->watermark;
 }
+
+ConfabStreamClient *
+confab_connection_manager_get_client (ConfabConnectionManager *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), NULL);
+  return self->rest;
+}

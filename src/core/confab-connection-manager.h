@@ -11,6 +11,7 @@
 #include "confab-diagnostics.h"
 #include "confab-outbox.h"
 #include "confab-quality.h"
+#include "confab-stream-client.h"
 #include "confab-token-provider.h"
 #include "confab-transport.h"
 
@@ -97,6 +98,10 @@ gint64                   confab_connection_manager_get_next_retry    (ConfabConn
 const char              *confab_connection_manager_get_connection_id (ConfabConnectionManager *self);
 const char              *confab_connection_manager_get_user_id       (ConfabConnectionManager *self);
 ConfabDiagnostics       *confab_connection_manager_get_diagnostics   (ConfabConnectionManager *self);
+/* The REST client of the current session (transfer none), NULL before the first
+ * connect_async(); it carries the connection_id once usable, so REST calls such as
+ * watching a channel subscribe this connection. Replaced on a connect for another user. */
+ConfabStreamClient      *confab_connection_manager_get_client        (ConfabConnectionManager *self);
 /* The wall µs of the newest event seen (the catch-up watermark), 0 if none. */
 gint64                   confab_connection_manager_get_watermark     (ConfabConnectionManager *self);
 
