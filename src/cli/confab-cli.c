@@ -92,17 +92,94 @@ on_signal (gpointer user_data)
 
 /* Connection changes -------------------------------------------------------------------- */
 
+/* What connect prints without --json: one translated line per change, after the
+ * milliseconds since the start. */
+G_GNUC_PRINTF (2, 3)
+static void
+say (Cli        *cli,
+     const char *format,
+     ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_print ("[%6" G_GINT64_FORMAT " ms] %s\n", cli_elapsed_ms (cli), text);
+  fflush (stdout);
+}
+
+static gboolean
+readable (Cli *cli)
+{
+  return cli->command == COMMAND_CONNECT && !cli->json && !cli->finished;
+}
+
+static const char *
+state_text (ConfabConnectionState state)
+{
+  switch (state)
+    {
+    case CONFAB_CONNECTION_STATE_IDLE:                return C_("connection state", "not connected");
+    case CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK: return C_("connection state", "waiting for the network");
+    case CONFAB_CONNECTION_STATE_CONNECTING:          return C_("connection state", "connecting");
+    case CONFAB_CONNECTION_STATE_UPDATING:            return C_("connection state", "connected, catching up");
+    case CONFAB_CONNECTION_STATE_CONNECTED:           return C_("connection state", "connected");
+    case CONFAB_CONNECTION_STATE_RECONNECTING:        return C_("connection state", "reconnecting");
+    case CONFAB_CONNECTION_STATE_LIMITED:             return C_("connection state", "limited");
+    case CONFAB_CONNECTION_STATE_FAILED:              return C_("connection state", "failed");
+    default:                                          return "?";
+    }
+}
+
+static const char *
+stage_text (ConfabStage stage)
+{
+  switch (stage)
+    {
+    case CONFAB_STAGE_IDLE:           return C_("connection stage", "none");
+    case CONFAB_STAGE_RESOLVING:      return C_("connection stage", "looking up the server");
+    case CONFAB_STAGE_CONNECTING:     return C_("connection stage", "opening a connection");
+    case CONFAB_STAGE_TLS:            return C_("connection stage", "securing the connection (TLS)");
+    case CONFAB_STAGE_UPGRADING:      return C_("connection stage", "asking for a WebSocket");
+    case CONFAB_STAGE_AUTHENTICATING: return C_("connection stage", "signing in");
+    case CONFAB_STAGE_SYNCING:        return C_("connection stage", "fetching what was missed");
+    case CONFAB_STAGE_READY:          return C_("connection stage", "ready");
+    default:                          return "?";
+    }
+}
+
+static const char *
+quality_text (ConfabQuality quality)
+{
+  switch (quality)
+    {
+    case CONFAB_QUALITY_EXCELLENT: return C_("connection quality", "excellent");
+    case CONFAB_QUALITY_GOOD:      return C_("connection quality", "good");
+    case CONFAB_QUALITY_POOR:      return C_("connection quality", "poor");
+    case CONFAB_QUALITY_UNKNOWN:
+    default:                       return C_("connection quality", "unknown");
+    }
+}
+
 static void
 on_stage (ConfabConnectionManager *manager,
           GParamSpec              *pspec,
           Cli                     *cli)
 {
+  ConfabStage stage = confab_connection_manager_get_stage (manager);
   JsonBuilder *builder;
 
+  if (readable (cli))
+    {
+      say (cli, _("Stage: %s"), stage_text (stage));
+      return;
+    }
   if (cli->command != COMMAND_CONNECT || !cli->json)
     return;
   builder = cli_line_begin (cli, "stage");
-  cli_add_string (builder, "stage", cli_enum_nick (CONFAB_TYPE_STAGE, confab_connection_manager_get_stage (manager)));
+  cli_add_string (builder, "stage", cli_enum_nick (CONFAB_TYPE_STAGE, stage));
   cli_line_end (builder);
 }
 
@@ -112,13 +189,24 @@ on_quality (ConfabConnectionManager *manager,
             Cli                     *cli)
 {
   JsonBuilder *builder;
+  ConfabQuality quality = confab_connection_manager_get_quality (manager);
   int rtt = confab_connection_manager_get_rtt_ms (manager);
   double loss = confab_connection_manager_get_loss (manager);
 
+  if (readable (cli))
+    {
+      if (rtt >= 0)
+        /* TRANSLATORS: the quality, the round-trip time in ms, and the share of lost probes in per cent. */
+        say (cli, _("Quality: %s (round trip %d ms, %.0f %% of probes lost)"), quality_text (quality), rtt,
+             isnan (loss) ? 0.0 : loss * 100);
+      else
+        say (cli, _("Quality: %s"), quality_text (quality));
+      return;
+    }
   if (cli->command != COMMAND_CONNECT || !cli->json)
     return;
   builder = cli_line_begin (cli, "quality");
-  cli_add_string (builder, "quality", confab_quality_to_string (confab_connection_manager_get_quality (manager)));
+  cli_add_string (builder, "quality", confab_quality_to_string (quality));
   json_builder_set_member_name (builder, "rtt_ms");
   if (rtt >= 0)
     json_builder_add_int_value (builder, rtt);
@@ -132,6 +220,42 @@ on_quality (ConfabConnectionManager *manager,
   cli_line_end (builder);
 }
 
+/* When the next attempt (or resend) is due: a line of its own, since the manager
+ * schedules it after announcing the state. */
+static void
+on_next_retry (ConfabConnectionManager *manager,
+               GParamSpec              *pspec,
+               Cli                     *cli)
+{
+  gint64 next = confab_connection_manager_get_next_retry (manager);
+  gint64 in_ms;
+  JsonBuilder *builder;
+
+  if (next == 0 || cli->command != COMMAND_CONNECT || cli->finished)
+    return;
+  in_ms = MAX (0, (next - g_get_real_time ()) / 1000);
+  if (!cli->json)
+    {
+      say (cli, _("Next attempt in %.1f s"), in_ms / 1000.0);
+      return;
+    }
+  builder = cli_line_begin (cli, "retry");
+  cli_add_int (builder, "in_ms", in_ms);
+  cli_line_end (builder);
+}
+
+static void
+on_last_error (ConfabConnectionManager *manager,
+               GParamSpec              *pspec,
+               Cli                     *cli)
+{
+  const GError *error = confab_connection_manager_get_last_error (manager);
+
+  /* Core error messages never hold tokens or keys. */
+  if (error != NULL && readable (cli))
+    say (cli, _("Problem: %s"), error->message);
+}
+
 static void
 on_state (ConfabConnectionManager *manager,
           GParamSpec              *pspec,
@@ -143,7 +267,7 @@ on_state (ConfabConnectionManager *manager,
   if (cli->finished)
     return;
 
-  /* connect prints every change with --json; listen and send always (their output is
+  /* connect prints every change; listen and send always as JSON lines (their output is
    * JSON lines), so a caller can wait for "connected". */
   if (cli->command != COMMAND_DIAGNOSE && (cli->json || cli->command != COMMAND_CONNECT))
     {
@@ -159,12 +283,12 @@ on_state (ConfabConnectionManager *manager,
     }
   else if (cli->command == COMMAND_CONNECT)
     {
-      if (state == CONFAB_CONNECTION_STATE_CONNECTED)
-        g_print ("%s (%s, %s)\n", nick, confab_connection_manager_get_transport (manager),
-                 confab_connection_manager_get_endpoint (manager));
+      if (state == CONFAB_CONNECTION_STATE_CONNECTED || state == CONFAB_CONNECTION_STATE_UPDATING)
+        /* TRANSLATORS: the state, then the transport ("websocket" or "longpoll") and the server address. */
+        say (cli, _("State: %s (%s, %s)"), state_text (state), confab_connection_manager_get_transport (manager),
+             confab_connection_manager_get_endpoint (manager));
       else
-        g_print ("%s\n", nick);
-      fflush (stdout);
+        say (cli, _("State: %s"), state_text (state));
     }
 
   if (state == CONFAB_CONNECTION_STATE_FAILED && cli->command != COMMAND_DIAGNOSE)
@@ -321,6 +445,8 @@ run_connected (Cli                 *cli,
   g_signal_connect (cli->manager, "notify::stage", G_CALLBACK (on_stage), cli);
   g_signal_connect (cli->manager, "notify::state", G_CALLBACK (on_state), cli);
   g_signal_connect (cli->manager, "notify::quality", G_CALLBACK (on_quality), cli);
+  g_signal_connect (cli->manager, "notify::next-retry", G_CALLBACK (on_next_retry), cli);
+  g_signal_connect (cli->manager, "notify::last-error", G_CALLBACK (on_last_error), cli);
   g_signal_connect (cli->manager, "message-received", G_CALLBACK (on_message), cli);
 
   cli->sigint_id = g_unix_signal_add (SIGINT, on_signal, cli);
@@ -400,6 +526,9 @@ print_commands (FILE *to)
   fprintf (to, "  listen    %s\n", _("Print received messages as JSON lines"));
   fprintf (to, "  diagnose  %s\n", _("Connect, then print the anonymised diagnostics report"));
   fprintf (to, "\n%s\n", _("Run “confab-cli COMMAND --help” for a command’s options."));
+  fprintf (to, "\n%s\n", _("Every command connects as one user with --base-url, --api-key, --user and\n"
+                            "--token or --token-command. Exit status: 0 success, 1 failure or timeout,\n"
+                            "2 wrong usage. Tokens and keys are never printed."));
 }
 
 static int
@@ -446,6 +575,7 @@ parse_options (Cli    *cli,
   g_autoptr(GError) error = NULL;
   g_autofree char *prgname = NULL;
   const char *summary = NULL;
+  const char *description = NULL;
 
   cli->timeout_s = DEFAULT_TIMEOUT_S;
   prgname = g_strconcat ("confab-cli ", command_names[cli->command], NULL);
@@ -461,24 +591,51 @@ parse_options (Cli    *cli,
       summary = _("Connects and prints every stage, state and quality change until interrupted.\n"
                   "With --once, exits 0 when the connection is usable, 1 on a permanent\n"
                   "failure or after the timeout.");
+      description = _("Without --json, each change is a line “[   ms] …” with the milliseconds since the\n"
+                      "start: Stage (looking up the server, opening a connection, TLS, WebSocket,\n"
+                      "signing in, fetching what was missed, ready), State (connecting, connected,\n"
+                      "reconnecting, waiting for the network, failed…), Quality (excellent, good,\n"
+                      "poor, with round trip and lost probes), Next attempt, Problem.\n"
+                      "\n"
+                      "With --json, one JSON object per line, each with “elapsed_ms” and “kind”:\n"
+                      "  stage    {stage}\n"
+                      "  state    {state, transport, endpoint}\n"
+                      "  quality  {quality, rtt_ms, loss}\n"
+                      "  retry    {in_ms}: when the next attempt starts\n"
+                      "  usable   {time_to_usable_ms, transport, endpoint}: with --once, the last line\n"
+                      "  error    {domain, code, decision, message}\n"
+                      "\n"
+                      "Exit status: 0 usable (--once) or stopped by SIGINT/SIGTERM; 1 failed or timed\n"
+                      "out; 2 wrong usage.");
       break;
     case COMMAND_SEND:
       g_option_context_add_main_entries (context, send_entries, GETTEXT_PACKAGE);
       summary = _("Sends TEXT, or one message per line of standard input, through a durable\n"
                   "outbox, and prints a JSON line for each message sent. Exits 0 when all are\n"
                   "sent, 1 on a permanent failure or after the timeout.");
+      description = _("Each message gets its id before the first attempt and is kept in the outbox\n"
+                      "until the server has it, so a run that is cut short sends the rest next time\n"
+                      "(its line number is then 0). JSON lines: “sent” {id, line}, “state” {state},\n"
+                      "“error” {domain, code, decision, message}.");
       break;
     case COMMAND_LISTEN:
       g_option_context_add_main_entries (context, listen_entries, GETTEXT_PACKAGE);
       summary = _("Prints received messages as JSON lines until interrupted or --count.");
+      description = _("JSON lines: “message” {id, cid, user, text, created_at}, each message once, in\n"
+                      "order, also those missed while away; “state” {state}; “error”.");
       break;
     case COMMAND_DIAGNOSE:
       summary = _("Connects (until the timeout), then prints the anonymised diagnostics report.");
+      description = _("The report lists every attempt with its stages and timings, the circuit\n"
+                      "breakers and the quality history. User ids are hashed; names, e-mail\n"
+                      "addresses, tokens and keys are left out. It is printed even when connecting\n"
+                      "failed.");
       break;
     default:
       g_assert_not_reached ();
     }
   g_option_context_set_summary (context, summary);
+  g_option_context_set_description (context, description);
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return usage_error (error->message);

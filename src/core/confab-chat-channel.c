@@ -11,6 +11,9 @@
 #include "confab-chat-channel.h"
 #include "confab-chat-private.h"
 
+/* Pending batches larger than this give their memory back after the flush. */
+#define PENDING_KEEP 256
+
 typedef struct
 {
   ConfabChatUser *user;
@@ -41,7 +44,7 @@ struct _ConfabChannel
 
   /* The batch the next flush applies. */
   GPtrArray             *pending_add;   /* ConfabMessage */
-  GHashTable            *pending_by_id; /* id → ConfabMessage in pending_add */
+  GHashTable            *pending_by_id; /* ConfabMessage set (by id) of pending_add */
   GPtrArray             *pending_live;  /* ConfabMessage, a subset of pending_add */
   GPtrArray             *pending_remove;
   GPtrArray             *pending_moves;
@@ -288,7 +291,7 @@ confab_channel_init (ConfabChannel *self)
   self->members = g_list_store_new (CONFAB_TYPE_CHAT_USER);
   self->member_set = g_hash_table_new (NULL, NULL);
   self->pending_add = g_ptr_array_new_with_free_func (g_object_unref);
-  self->pending_by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->pending_by_id = _confab_message_id_set_new ();
   self->pending_live = g_ptr_array_new_with_free_func (g_object_unref);
   self->pending_remove = g_ptr_array_new_with_free_func (g_object_unref);
   self->pending_moves = g_ptr_array_new_with_free_func (g_object_unref);
@@ -653,7 +656,7 @@ _confab_channel_lookup_message (ConfabChannel *self,
   ConfabMessage *message = confab_chat_message_list_lookup (self->messages, id);
 
   if (message == NULL)
-    message = g_hash_table_lookup (self->pending_by_id, id);
+    message = _confab_message_id_set_lookup (self->pending_by_id, id);
   return message;
 }
 
@@ -667,7 +670,7 @@ _confab_channel_queue_add (ConfabChannel *self,
   if (_confab_channel_lookup_message (self, id) != NULL)
     return;
   g_ptr_array_add (self->pending_add, g_object_ref (message));
-  g_hash_table_insert (self->pending_by_id, (gpointer) id, message);
+  g_hash_table_add (self->pending_by_id, message);
   if (live)
     g_ptr_array_add (self->pending_live, g_object_ref (message));
 }
@@ -678,9 +681,9 @@ _confab_channel_queue_remove (ConfabChannel *self,
 {
   guint index = 0;
 
-  if (g_hash_table_lookup (self->pending_by_id, confab_message_get_id (message)) == message)
+  if (_confab_message_id_set_lookup (self->pending_by_id, confab_message_get_id (message)) == message)
     {
-      g_hash_table_remove (self->pending_by_id, confab_message_get_id (message));
+      g_hash_table_remove (self->pending_by_id, message);
       g_ptr_array_remove (self->pending_live, message);
       g_ptr_array_remove (self->pending_add, message);
       return;
@@ -704,7 +707,7 @@ _confab_channel_queue_move (ConfabChannel *self,
   guint index = 0;
 
   /* Not in the list yet: it is sorted when it goes in. */
-  if (g_hash_table_lookup (self->pending_by_id, confab_message_get_id (message)) == message)
+  if (_confab_message_id_set_lookup (self->pending_by_id, confab_message_get_id (message)) == message)
     {
       _confab_message_set_created_at (message, created_at);
       return;
@@ -768,6 +771,14 @@ _confab_channel_flush (ConfabChannel *self,
       _confab_chat_message_list_apply (self->messages, self->pending_remove, self->pending_moves,
                                        self->pending_move_times, self->pending_add);
       g_hash_table_remove_all (self->pending_by_id);
+      /* A backlog's worth of room is not kept for the next few messages. */
+      if (self->pending_add->len > PENDING_KEEP)
+        {
+          g_ptr_array_unref (self->pending_add);
+          self->pending_add = g_ptr_array_new_with_free_func (g_object_unref);
+          g_hash_table_unref (self->pending_by_id);
+          self->pending_by_id = _confab_message_id_set_new ();
+        }
       g_ptr_array_set_size (self->pending_add, 0);
       g_ptr_array_set_size (self->pending_remove, 0);
       g_ptr_array_set_size (self->pending_moves, 0);

@@ -12,7 +12,7 @@ struct _ConfabChatMessageList
   GObject     parent_instance;
 
   GPtrArray  *items;  /* ConfabMessage, sorted by _confab_message_compare() */
-  GHashTable *by_id;  /* id (the message's own string) → ConfabMessage */
+  GHashTable *by_id;  /* ConfabMessage set, by id (_confab_message_id_set_new()) */
 };
 
 static void confab_chat_message_list_model_init (GListModelInterface *iface);
@@ -74,7 +74,7 @@ static void
 confab_chat_message_list_init (ConfabChatMessageList *self)
 {
   self->items = g_ptr_array_new_with_free_func (g_object_unref);
-  self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->by_id = _confab_message_id_set_new ();
 }
 
 /* The position of @message (which is in the list, with the key it was sorted by). */
@@ -170,7 +170,7 @@ _confab_chat_message_list_apply (ConfabChatMessageList *self,
               ConfabMessage *message = g_ptr_array_index (incoming, i);
 
               g_ptr_array_add (old, message);
-              g_hash_table_insert (self->by_id, (gpointer) confab_message_get_id (message), message);
+              g_hash_table_add (self->by_id, message);
             }
           g_ptr_array_set_size (incoming, 0);
           g_list_model_items_changed (G_LIST_MODEL (self), old_n, 0, old->len - old_n);
@@ -188,7 +188,7 @@ _confab_chat_message_list_apply (ConfabChatMessageList *self,
         {
           dropped[position] = TRUE;
           n_dropped++;
-          g_hash_table_remove (self->by_id, confab_message_get_id (g_ptr_array_index (old, position)));
+          g_hash_table_remove (self->by_id, g_ptr_array_index (old, position));
         }
     }
   for (i = 0; moves != NULL && i < moves->len; i++)
@@ -226,7 +226,7 @@ _confab_chat_message_list_apply (ConfabChatMessageList *self,
         {
           next = g_ptr_array_index (incoming, j);
           g_ptr_array_index (incoming, j++) = NULL;
-          g_hash_table_insert (self->by_id, (gpointer) confab_message_get_id (next), next);
+          g_hash_table_add (self->by_id, next);
         }
       g_ptr_array_add (merged, next);
     }
@@ -257,5 +257,5 @@ confab_chat_message_list_lookup (ConfabChatMessageList *self,
   g_return_val_if_fail (CONFAB_IS_CHAT_MESSAGE_LIST (self), NULL);
   g_return_val_if_fail (id != NULL, NULL);
 
-  return g_hash_table_lookup (self->by_id, id);
+  return _confab_message_id_set_lookup (self->by_id, id);
 }

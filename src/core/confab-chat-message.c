@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "confab-chat-message.h"
 #include "confab-chat-private.h"
 
@@ -13,22 +15,32 @@ G_DEFINE_ENUM_TYPE (ConfabMessageStatus, confab_message_status,
                     G_DEFINE_ENUM_VALUE (CONFAB_MESSAGE_STATUS_SENDING, "sending"),
                     G_DEFINE_ENUM_VALUE (CONFAB_MESSAGE_STATUS_FAILED, "failed"))
 
-/* Lean on purpose: a channel may hold tens of thousands. The cid is the channel's
- * shared GRefString, the sender a shared ConfabChatUser, the time a plain integer. */
+/* Lean on purpose: a channel may hold tens of thousands (64 bytes here, plus one block
+ * for the id and the text; see docs/chat-model.md). The cid is the channel's shared
+ * GRefString, the sender a shared ConfabChatUser, the time a plain integer. The id and
+ * the text as received share one allocation, made once: the id's address never changes.
+ * What is rare lives in qdata: a text changed later (an edit, a deletion) and the last
+ * send error. */
 struct _ConfabMessage
 {
   GObject         parent_instance;
 
-  char           *id;
-  char           *cid;         /* GRefString */
+  char           *cid;           /* GRefString */
   ConfabChatUser *user;
-  char           *text;
+  char           *strings;       /* "id\0text\0"; the text part only when has_text */
   gint64          created_at;
-  GError         *last_error;  /* almost always NULL */
+  guint32         id_length;
   guint8          status;
-  guint           is_own : 1;
-  guint           deleted : 1;
+  guint8          has_text : 1;  /* the text after the id is the current one */
+  guint8          edited : 1;    /* the current text is text_quark's (NULL: empty) */
+  guint8          is_own : 1;
+  guint8          deleted : 1;
 };
+
+G_STATIC_ASSERT (sizeof (struct _ConfabMessage) <= sizeof (GObject) + 5 * sizeof (gpointer));
+
+static GQuark text_quark;
+static GQuark error_quark;
 
 G_DEFINE_FINAL_TYPE (ConfabMessage, confab_message, G_TYPE_OBJECT)
 
@@ -55,11 +67,9 @@ confab_message_finalize (GObject *object)
 {
   ConfabMessage *self = CONFAB_MESSAGE (object);
 
-  g_clear_pointer (&self->id, g_free);
+  g_clear_pointer (&self->strings, g_free);
   g_clear_pointer (&self->cid, g_ref_string_release);
   g_clear_object (&self->user);
-  g_clear_pointer (&self->text, g_free);
-  g_clear_error (&self->last_error);
 
   G_OBJECT_CLASS (confab_message_parent_class)->finalize (object);
 }
@@ -75,7 +85,7 @@ confab_message_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_ID:
-      g_value_set_string (value, self->id);
+      g_value_set_string (value, self->strings);
       break;
     case PROP_CID:
       g_value_set_string (value, self->cid);
@@ -105,7 +115,7 @@ confab_message_get_property (GObject    *object,
       g_value_set_boolean (value, self->deleted);
       break;
     case PROP_LAST_ERROR:
-      g_value_set_boxed (value, self->last_error);
+      g_value_set_boxed (value, confab_message_get_last_error (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -120,6 +130,9 @@ confab_message_class_init (ConfabMessageClass *klass)
 
   object_class->finalize = confab_message_finalize;
   object_class->get_property = confab_message_get_property;
+
+  text_quark = g_quark_from_static_string ("confab-message-edited-text");
+  error_quark = g_quark_from_static_string ("confab-message-last-error");
 
   /**
    * ConfabMessage:id:
@@ -221,16 +234,28 @@ _confab_message_new (const char          *id,
                      gboolean             deleted)
 {
   ConfabMessage *self;
+  gsize id_length;
+  gsize text_length;
 
   g_return_val_if_fail (id != NULL, NULL);
   g_return_val_if_fail (cid != NULL, NULL);
   g_return_val_if_fail (CONFAB_IS_CHAT_USER (user), NULL);
 
+  id_length = strlen (id);
+  g_return_val_if_fail (id_length < G_MAXUINT32, NULL);
+  if (deleted || text == NULL)
+    text = "";
+  text_length = strlen (text);
+
   self = g_object_new (CONFAB_TYPE_MESSAGE, NULL);
-  self->id = g_strdup (id);
+  self->strings = g_malloc (id_length + 1 + (text_length > 0 ? text_length + 1 : 0));
+  memcpy (self->strings, id, id_length + 1);
+  if (text_length > 0)
+    memcpy (self->strings + id_length + 1, text, text_length + 1);
+  self->id_length = (guint32) id_length;
+  self->has_text = text_length > 0;
   self->cid = g_ref_string_acquire ((char *) cid);
   self->user = g_object_ref (user);
-  self->text = (deleted || text == NULL || *text == '\0') ? NULL : g_strdup (text);
   self->created_at = created_at;
   self->status = status;
   self->is_own = !!is_own;
@@ -244,10 +269,11 @@ _confab_message_set_text (ConfabMessage *self,
 {
   if (text != NULL && *text == '\0')
     text = NULL;
-  if (g_strcmp0 (self->text, text) == 0)
+  if (g_strcmp0 (_confab_message_get_raw_text (self), text) == 0)
     return;
-  g_free (self->text);
-  self->text = g_strdup (text);
+  /* The first text stays where it is (the id's block is never moved). */
+  self->edited = TRUE;
+  g_object_set_qdata_full (G_OBJECT (self), text_quark, g_strdup (text), text != NULL ? g_free : NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXT]);
 }
 
@@ -280,15 +306,16 @@ void
 _confab_message_set_last_error (ConfabMessage *self,
                                 const GError  *error)
 {
-  if (self->last_error == NULL && error == NULL)
+  const GError *last_error = confab_message_get_last_error (self);
+
+  if (last_error == NULL && error == NULL)
     return;
-  if (self->last_error != NULL && error != NULL &&
-      self->last_error->domain == error->domain && self->last_error->code == error->code &&
-      g_strcmp0 (self->last_error->message, error->message) == 0)
+  if (last_error != NULL && error != NULL &&
+      last_error->domain == error->domain && last_error->code == error->code &&
+      g_strcmp0 (last_error->message, error->message) == 0)
     return;
-  g_clear_error (&self->last_error);
-  if (error != NULL)
-    self->last_error = g_error_copy (error);
+  g_object_set_qdata_full (G_OBJECT (self), error_quark, error != NULL ? g_error_copy (error) : NULL,
+                           error != NULL ? (GDestroyNotify) g_error_free : NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
 }
 
@@ -332,7 +359,9 @@ _confab_message_set_is_own (ConfabMessage *self,
 const char *
 _confab_message_get_raw_text (ConfabMessage *self)
 {
-  return self->text;
+  if (self->edited)
+    return g_object_get_qdata (G_OBJECT (self), text_quark);
+  return self->has_text ? self->strings + self->id_length + 1 : NULL;
 }
 
 /* Orders by created-at, then id. */
@@ -342,7 +371,37 @@ _confab_message_compare (ConfabMessage *a,
 {
   if (a->created_at != b->created_at)
     return a->created_at < b->created_at ? -1 : 1;
-  return strcmp (a->id, b->id);
+  return strcmp (a->strings, b->strings);
+}
+
+/* Sets of messages keyed by id. The key is the message itself (GHashTable then keeps no
+ * separate value array); a lookup by id goes through a stack probe that has only the id. */
+static guint
+message_id_hash (gconstpointer message)
+{
+  return g_str_hash (((const ConfabMessage *) message)->strings);
+}
+
+static gboolean
+message_id_equal (gconstpointer a,
+                  gconstpointer b)
+{
+  return strcmp (((const ConfabMessage *) a)->strings, ((const ConfabMessage *) b)->strings) == 0;
+}
+
+GHashTable *
+_confab_message_id_set_new (void)
+{
+  return g_hash_table_new (message_id_hash, message_id_equal);
+}
+
+ConfabMessage *
+_confab_message_id_set_lookup (GHashTable *set,
+                               const char *id)
+{
+  ConfabMessage probe = { .strings = (char *) id };
+
+  return g_hash_table_lookup (set, &probe);
 }
 
 /* Public API ---------------------------------------------------------------------------- */
@@ -352,7 +411,7 @@ confab_message_get_id (ConfabMessage *self)
 {
   g_return_val_if_fail (CONFAB_IS_MESSAGE (self), NULL);
 
-  return self->id;
+  return self->strings;
 }
 
 const char *
@@ -390,9 +449,12 @@ confab_message_get_user_name (ConfabMessage *self)
 const char *
 confab_message_get_text (ConfabMessage *self)
 {
+  const char *text;
+
   g_return_val_if_fail (CONFAB_IS_MESSAGE (self), NULL);
 
-  return self->text != NULL ? self->text : "";
+  text = _confab_message_get_raw_text (self);
+  return text != NULL ? text : "";
 }
 
 gint64
@@ -432,5 +494,5 @@ confab_message_get_last_error (ConfabMessage *self)
 {
   g_return_val_if_fail (CONFAB_IS_MESSAGE (self), NULL);
 
-  return self->last_error;
+  return g_object_get_qdata (G_OBJECT (self), error_quark);
 }

@@ -53,6 +53,11 @@ void            _confab_message_set_is_own         (ConfabMessage       *self,
 const char     *_confab_message_get_raw_text       (ConfabMessage       *self);
 int             _confab_message_compare            (ConfabMessage       *a,
                                                     ConfabMessage       *b);
+/* A set of ConfabMessage keyed by id: g_hash_table_add() / _remove() the message itself
+ * (one per id), look up by id with the function below. */
+GHashTable     *_confab_message_id_set_new         (void);
+ConfabMessage  *_confab_message_id_set_lookup      (GHashTable          *set,
+                                                    const char          *id);
 
 /* ConfabChatMessageList */
 ConfabChatMessageList *_confab_chat_message_list_new   (void);

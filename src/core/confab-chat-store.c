@@ -6,15 +6,12 @@
 
 #include <string.h>
 
+#include "confab-backoff.h"
 #include "confab-chat-private.h"
 #include "confab-chat-store.h"
 #include "confab-error.h"
 #include "confab-history-cache.h"
 
-/* Pages fetched to close a gap between the cached history and the newest messages; past
- * that the older cached messages are dropped and paged in again on demand. */
-#define GAP_PAGE_SIZE 300
-#define GAP_MAX_PAGES 10
 /* Query-channels pages at most (offset is capped at 1000 by Stream). */
 #define MAX_CHANNEL_PAGES 30
 /* Longest cid accepted from the server ("type:id", each part ≤ 64 in Stream). */
@@ -35,6 +32,21 @@ typedef struct
   gint64           last_start;   /* monotonic µs of the last typing.start sent, 0 none */
   guint            stop_timer;
 } TypingOut;
+
+/* Closing a gap between the cached history and the newest page, one id_gt page at a
+ * time. Shared (GRcBox): the store's gap_fills holds one reference, a request in flight
+ * another. */
+typedef struct
+{
+  ConfabChatStore *store;      /* not a reference: gap_fills (the store's) owns the fill */
+  ConfabChannel   *channel;
+  char            *after;      /* id_gt for the next page */
+  GHashTable      *page_ids;   /* ids of the newest page: reaching one closes the gap */
+  guint            pages;
+  guint            failures;
+  gboolean         waiting;    /* for the store's next retry round */
+  gboolean         abandoned;  /* out of gap_fills: a late answer is ignored */
+} GapFill;
 
 struct _ConfabChatStore
 {
@@ -67,9 +79,27 @@ struct _ConfabChatStore
 
   GCancellable            *cancellable;
   ConfabConnectionState    last_state;
-  gboolean                 refreshing;
-  gboolean                 refresh_again;
+  gboolean                 refreshing;     /* the property */
+  gboolean                 refresh_in_flight;
+  gboolean                 refresh_again;  /* CONNECTED again while one was in flight */
+  GHashTable              *refresh_seen;   /* the in-flight refresh's cid set, or NULL */
+  gboolean                 list_stale;     /* the channel list is not complete yet */
+  gboolean                 list_complete;  /* a whole channel list arrived in this run */
   gboolean                 cache_loaded;
+
+  /* Recovering from failed REST calls, while CONNECTED. */
+  ConfabBackoff           *backoff;
+  guint                    retry_id;       /* on the clock */
+  gint64                   retry_due;      /* monotonic µs on the clock */
+  gint64                   next_retry;     /* the property: wall µs, 0 if none */
+  GHashTable              *pending_channels; /* cid set: a channel's own query to repeat */
+  GHashTable              *gap_fills;      /* cid → GapFill */
+  GError                  *last_error;
+
+  guint                    channel_message_limit;
+  guint                    history_page_size;
+  guint                    gap_page_size;
+  guint                    gap_max_pages;
 
   gulong                   event_handler;
   gulong                   state_handler;
@@ -85,8 +115,14 @@ enum {
   PROP_MANAGER,
   PROP_CACHE_DIR,
   PROP_CLOCK,
+  PROP_CHANNEL_MESSAGE_LIMIT,
+  PROP_HISTORY_PAGE_SIZE,
+  PROP_GAP_PAGE_SIZE,
+  PROP_GAP_MAX_PAGES,
   PROP_OWN_USER_ID,
   PROP_REFRESHING,
+  PROP_LAST_ERROR,
+  PROP_NEXT_RETRY,
   N_PROPS
 };
 
@@ -104,6 +140,9 @@ static void refresh_channels   (ConfabChatStore *self);
 static void send_unsent_reads  (ConfabChatStore *self);
 static void track_item         (ConfabChatStore *self,
                                 ConfabOutboxItem *item);
+static void retry_pending      (ConfabChatStore *self);
+static void remove_gap_fill    (ConfabChatStore *self,
+                                GapFill         *fill);
 
 /* Helpers ---------------------------------------------------------------------------------- */
 
@@ -138,6 +177,14 @@ is_usable (ConfabChatStore *self)
   ConfabConnectionState state = confab_connection_manager_get_state (self->manager);
 
   return (state == CONFAB_CONNECTION_STATE_CONNECTED || state == CONFAB_CONNECTION_STATE_UPDATING) &&
+         confab_connection_manager_get_client (self->manager) != NULL;
+}
+
+/* Where the store starts its own requests and retries them: after the catch-up. */
+static gboolean
+is_connected (ConfabChatStore *self)
+{
+  return confab_connection_manager_get_state (self->manager) == CONFAB_CONNECTION_STATE_CONNECTED &&
          confab_connection_manager_get_client (self->manager) != NULL;
 }
 
@@ -184,6 +231,132 @@ mark_dirty (ConfabChatStore *self,
 {
   g_hash_table_add (self->dirty, channel);
   schedule_flush (self);
+}
+
+/* Recovering from failed requests ------------------------------------------------------ */
+
+static void
+set_refreshing (ConfabChatStore *self,
+                gboolean         refreshing)
+{
+  refreshing = !!refreshing;
+  if (self->refreshing == refreshing)
+    return;
+  self->refreshing = refreshing;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REFRESHING]);
+}
+
+/* @error NULL clears it. The message names the request, never what the user wrote. */
+static void
+set_last_error (ConfabChatStore *self,
+                const char      *what,
+                const GError    *error)
+{
+  g_autoptr(GError) copy = NULL;
+
+  if (error != NULL)
+    copy = g_error_new (CONFAB_ERROR, confab_error_classify (error), "%s: %s", what, error->message);
+  if (copy == NULL && self->last_error == NULL)
+    return;
+  if (copy != NULL && self->last_error != NULL && copy->code == self->last_error->code &&
+      g_str_equal (copy->message, self->last_error->message))
+    return;
+  g_clear_error (&self->last_error);
+  self->last_error = g_steal_pointer (&copy);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
+}
+
+static void
+set_next_retry (ConfabChatStore *self,
+                gint64           next_retry)
+{
+  if (self->next_retry == next_retry)
+    return;
+  self->next_retry = next_retry;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NEXT_RETRY]);
+}
+
+static void
+cancel_retry (ConfabChatStore *self)
+{
+  confab_clock_clear_timeout (self->clock, &self->retry_id);
+  set_next_retry (self, 0);
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  ConfabChatStore *self = user_data;
+
+  self->retry_id = 0;
+  set_next_retry (self, 0);
+  /* Not connected: the next CONNECTED queries everything anyway. */
+  if (!is_connected (self))
+    return G_SOURCE_REMOVE;
+  g_debug ("Chat store: retrying what failed%s", self->list_stale ? " (the channel list)" : "");
+  /* A whole channel list covers the channels' own queries; the rest follows it. */
+  if (self->list_stale)
+    refresh_channels (self);
+  else
+    retry_pending (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* One retry round for whatever failed, after the backoff (and no sooner than a rate
+ * limit allows). Only while CONNECTED; otherwise the next CONNECTED does it. */
+static void
+schedule_retry (ConfabChatStore *self,
+                const GError    *error)
+{
+  ConfabStreamClient *client = confab_connection_manager_get_client (self->manager);
+  gint64 now = confab_clock_now (self->clock);
+  gint64 delay_ms;
+  gint64 due;
+
+  if (!is_connected (self))
+    return;
+  /* Several failures of one round wait for one timer (the backoff grows once). */
+  if (self->retry_id != 0)
+    delay_ms = MAX (0, (self->retry_due - now) / 1000);
+  else
+    delay_ms = confab_backoff_next_delay (self->backoff);
+
+  if (error != NULL && confab_error_classify (error) == CONFAB_ERROR_RATE_LIMITED && client != NULL &&
+      confab_stream_client_get_retry_at (client) > 0)
+    {
+      gint64 wait_ms = (confab_stream_client_get_retry_at (client) - confab_clock_wall (self->clock) + 999) / 1000;
+
+      delay_ms = MAX (delay_ms, CLAMP (wait_ms, 0, (gint64) confab_backoff_get_cap_ms (self->backoff)));
+    }
+
+  due = now + delay_ms * 1000;
+  if (self->retry_id != 0 && self->retry_due >= due)
+    return;
+  confab_clock_clear_timeout (self->clock, &self->retry_id);
+  self->retry_due = due;
+  self->retry_id = confab_clock_add_timeout (self->clock, (guint) MIN (delay_ms, G_MAXUINT), retry_cb, self, NULL);
+  set_next_retry (self, confab_clock_wall (self->clock) + delay_ms * 1000);
+  g_debug ("Chat store: next retry in %" G_GINT64_FORMAT " ms", delay_ms);
+}
+
+/* A request succeeded: when nothing else waits for a retry, the store has recovered. */
+static void
+maybe_clear_last_error (ConfabChatStore *self)
+{
+  if (self->last_error == NULL || self->list_stale || self->retry_id != 0 ||
+      g_hash_table_size (self->pending_channels) > 0)
+    return;
+  set_last_error (self, NULL, NULL);
+}
+
+/* A channel that came from the server while a channel list is being fetched: that list
+ * may predate it, so it must not be taken for one the server no longer lists. */
+static void
+note_live_channel (ConfabChatStore *self,
+                   const char      *cid)
+{
+  if (self->refresh_seen != NULL)
+    g_hash_table_add (self->refresh_seen, g_strdup (cid));
 }
 
 /* Cache writes ----------------------------------------------------------------------------- */
@@ -368,9 +541,14 @@ remove_channel (ConfabChatStore *self,
                 const char      *cid)
 {
   ConfabChannel *channel = g_hash_table_lookup (self->channels, cid);
+  GapFill *fill;
 
   if (channel == NULL)
     return;
+  fill = g_hash_table_lookup (self->gap_fills, cid);
+  if (fill != NULL)
+    remove_gap_fill (self, fill);
+  g_hash_table_remove (self->pending_channels, cid);
   if (cache_usable (self))
     confab_history_cache_remove_channel (self->cache, cid);
   g_hash_table_remove (self->dirty, channel);
@@ -602,6 +780,7 @@ handle_message_new (ConfabChatStore *self,
   /* A conversation we did not know (someone started it): its name and members. */
   if (!g_hash_table_contains (self->channels, cid))
     query_one_channel (self, cid);
+  note_live_channel (self, cid);
   channel = ensure_channel (self, cid);
   apply_channel_info (self, channel, _confab_chat_json_object (event, "channel"));
   message = upsert_message (self, channel, object, TRUE, &added);
@@ -820,6 +999,7 @@ on_event (ConfabConnectionManager *manager,
     {
       if (cid != NULL)
         {
+          note_live_channel (self, cid);
           apply_channel_info (self, ensure_channel (self, cid), _confab_chat_json_object (event, "channel"));
           query_one_channel (self, cid);
         }
@@ -951,35 +1131,50 @@ apply_channel_state (ConfabChatStore *self,
 
 /* Gap filling ------------------------------------------------------------------------------ */
 
-typedef struct
-{
-  ConfabChatStore *store;
-  ConfabChannel   *channel;
-  char            *after;     /* id_gt for the next page */
-  GHashTable      *page_ids;  /* ids of the newest page: reaching one closes the gap */
-  guint            pages;
-} GapFill;
-
 static void
-gap_fill_free (GapFill *fill)
+gap_fill_clear (GapFill *fill)
 {
-  g_clear_object (&fill->store);
   g_clear_object (&fill->channel);
-  g_free (fill->after);
+  g_clear_pointer (&fill->after, g_free);
   g_clear_pointer (&fill->page_ids, g_hash_table_unref);
-  g_free (fill);
 }
 
-/* Too much was missed: keep the newest page, page the rest back in on demand. */
+static void
+gap_fill_release (GapFill *fill)
+{
+  g_rc_box_release_full (fill, (GDestroyNotify) gap_fill_clear);
+}
+
+/* gap_fills' value destructor: whatever is still in flight is ignored when it ends. */
+static void
+gap_fill_forget (GapFill *fill)
+{
+  fill->abandoned = TRUE;
+  gap_fill_release (fill);
+}
+
+static void
+remove_gap_fill (ConfabChatStore *self,
+                 GapFill         *fill)
+{
+  g_hash_table_remove (self->gap_fills, confab_channel_get_cid (fill->channel));
+}
+
+/* Too much was missed (or it could not be fetched): keep the newest page, page the rest
+ * back in on demand. The history never has a hole. */
 static void
 drop_before (ConfabChatStore *self,
              ConfabChannel   *channel,
              GHashTable      *keep_from_ids)
 {
   GListModel *model = confab_channel_get_messages (channel);
-  guint n = g_list_model_get_n_items (model);
+  guint n;
   gint64 keep_after = G_MAXINT64;
+  guint dropped = 0;
 
+  /* The newest page may still be queued: it must be in the list to be found. */
+  flush_now (self);
+  n = g_list_model_get_n_items (model);
   for (guint i = 0; i < n; i++)
     {
       ConfabMessage *message = _confab_chat_message_list_get (CONFAB_CHAT_MESSAGE_LIST (model), i);
@@ -1001,9 +1196,12 @@ drop_before (ConfabChatStore *self,
       _confab_channel_queue_remove (channel, message);
       if (cache_usable (self))
         confab_history_cache_remove_message (self->cache, confab_message_get_id (message));
+      dropped++;
     }
+  g_debug ("Chat store: %u older messages dropped from a channel; they page back in on demand", dropped);
   _confab_channel_set_has_more_history (channel, TRUE);
   mark_dirty (self, channel);
+  flush_now (self);
 }
 
 static void gap_fill_next (GapFill *fill);
@@ -1021,16 +1219,26 @@ gap_fill_cb (GObject      *source,
   gboolean closed = FALSE;
   guint n = 0;
 
+  if (fill->abandoned)
+    goto out;
+
   if (answer == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      fill->failures++;
+      set_last_error (self, "closing a history gap", error);
+      if (is_connected (self) && fill->failures < CONFAB_CHAT_STORE_GAP_MAX_ATTEMPTS)
+        {
+          g_debug ("Chat store: a page closing a history gap failed (%s); trying again", error->message);
+          fill->waiting = TRUE;
+          schedule_retry (self, error);
+        }
+      else
         {
           g_debug ("Chat store: closing a history gap failed (%s); dropping the older messages", error->message);
           drop_before (self, fill->channel, fill->page_ids);
-          flush_now (self);
+          remove_gap_fill (self, fill);
         }
-      gap_fill_free (fill);
-      return;
+      goto out;
     }
 
   messages = _confab_chat_json_array (answer, "messages");
@@ -1054,24 +1262,30 @@ gap_fill_cb (GObject      *source,
       upsert_message (self, fill->channel, json_node_get_object (node), FALSE, &added);
     }
   fill->pages++;
+  fill->failures = 0;
+  maybe_clear_last_error (self);
 
-  if (closed || n < GAP_PAGE_SIZE)
+  if (closed || n < self->gap_page_size)
     {
       g_debug ("Chat store: history gap closed in %u pages", fill->pages);
       flush_now (self);
-      gap_fill_free (fill);
-      return;
+      remove_gap_fill (self, fill);
     }
-  if (fill->pages >= GAP_MAX_PAGES)
+  else if (fill->pages >= self->gap_max_pages)
     {
       g_debug ("Chat store: history gap over %u pages; dropping the older messages", fill->pages);
       drop_before (self, fill->channel, fill->page_ids);
-      flush_now (self);
-      gap_fill_free (fill);
-      return;
+      remove_gap_fill (self, fill);
     }
-  flush_now (self);
-  gap_fill_next (fill);
+  else
+    {
+      flush_now (self);
+      gap_fill_next (fill);
+    }
+
+out:
+  gap_fill_release (fill);
+  g_object_unref (self);
 }
 
 static void
@@ -1082,13 +1296,17 @@ gap_fill_next (GapFill *fill)
   g_autofree char *type = NULL;
   g_autofree char *id = NULL;
 
+  fill->waiting = FALSE;
   if (client == NULL || !split_cid (confab_channel_get_cid (fill->channel), &type, &id))
     {
-      gap_fill_free (fill);
+      drop_before (self, fill->channel, fill->page_ids);
+      remove_gap_fill (self, fill);
       return;
     }
-  confab_stream_client_query_channel_async (client, type, id, FALSE, FALSE, GAP_PAGE_SIZE, NULL, fill->after,
-                                            self->cancellable, gap_fill_cb, fill);
+  /* The request keeps the store and the fill alive until it ends. */
+  g_object_ref (self);
+  confab_stream_client_query_channel_async (client, type, id, FALSE, FALSE, (int) self->gap_page_size, NULL,
+                                            fill->after, self->cancellable, gap_fill_cb, g_rc_box_acquire (fill));
 }
 
 static void
@@ -1097,9 +1315,11 @@ start_gap_fill (ConfabChatStore *self,
                 JsonObject      *state_object)
 {
   JsonArray *messages = _confab_chat_json_array (state_object, "messages");
-  GapFill *fill = g_new0 (GapFill, 1);
+  const char *cid = confab_channel_get_cid (state->channel);
+  GapFill *previous = g_hash_table_lookup (self->gap_fills, cid);
+  GapFill *fill = g_rc_box_new0 (GapFill);
 
-  fill->store = g_object_ref (self);
+  fill->store = self;
   fill->channel = g_object_ref (state->channel);
   fill->after = g_strdup (state->newest_before);
   fill->page_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -1111,6 +1331,18 @@ start_gap_fill (ConfabChatStore *self,
       if (id != NULL)
         g_hash_table_add (fill->page_ids, g_strdup (id));
     }
+
+  /* Still closing an older gap: two holes are one too many; start again from this page. */
+  if (previous != NULL)
+    {
+      g_debug ("Chat store: a new history gap while closing one; dropping the older messages");
+      remove_gap_fill (self, previous);
+      drop_before (self, fill->channel, fill->page_ids);
+      gap_fill_release (fill);
+      return;
+    }
+
+  g_hash_table_insert (self->gap_fills, (gpointer) confab_channel_get_cid (fill->channel), fill);
   g_debug ("Chat store: the newest page does not meet the cached history; closing the gap");
   gap_fill_next (fill);
 }
@@ -1128,19 +1360,11 @@ typedef struct
 static void
 refresh_free (Refresh *refresh)
 {
+  if (refresh->store->refresh_seen == refresh->seen)
+    refresh->store->refresh_seen = NULL;
   g_clear_object (&refresh->store);
   g_clear_pointer (&refresh->seen, g_hash_table_unref);
   g_free (refresh);
-}
-
-static void
-set_refreshing (ConfabChatStore *self,
-                gboolean         refreshing)
-{
-  if (self->refreshing == refreshing)
-    return;
-  self->refreshing = refreshing;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REFRESHING]);
 }
 
 static gboolean
@@ -1158,13 +1382,18 @@ has_unsent (ConfabChannel *channel)
 
 static void refresh_page (Refresh *refresh);
 
+/* @error NULL: the whole list arrived. */
 static void
-refresh_done (Refresh  *refresh,
-              gboolean  complete)
+refresh_done (Refresh      *refresh,
+              const GError *error)
 {
   ConfabChatStore *self = refresh->store;
+  gboolean again = self->refresh_again;
 
-  if (complete)
+  self->refresh_in_flight = FALSE;
+  self->refresh_again = FALSE;
+
+  if (error == NULL)
     {
       /* Channels the server no longer lists for us are gone (unless a message of ours
        * still waits to be sent there: the outbox reports what becomes of it). */
@@ -1179,16 +1408,37 @@ refresh_done (Refresh  *refresh,
           g_ptr_array_add (gone, g_strdup (key));
       for (guint i = 0; i < gone->len; i++)
         remove_channel (self, g_ptr_array_index (gone, i));
+
+      self->list_stale = FALSE;
+      self->list_complete = TRUE;
+      /* The whole list has every channel's state: nothing to ask one by one. */
+      g_hash_table_remove_all (self->pending_channels);
+      confab_backoff_reset (self->backoff);
+      set_last_error (self, NULL, NULL);
+    }
+  else
+    {
+      /* What arrived stays (it is the server's), but the list is not final. */
+      self->list_stale = TRUE;
+      set_last_error (self, "querying the channel list", error);
     }
 
   flush_now (self);
-  set_refreshing (self, FALSE);
-  send_unsent_reads (self);
-  if (self->refresh_again)
+
+  if (again)
     {
-      self->refresh_again = FALSE;
+      /* Connected anew while this one ran: query again, still refreshing. */
       refresh_channels (self);
+      return;
     }
+  if (error != NULL && is_connected (self))
+    {
+      schedule_retry (self, error);
+      return;
+    }
+  set_refreshing (self, FALSE);
+  if (error == NULL)
+    retry_pending (self);
 }
 
 static void
@@ -1205,17 +1455,30 @@ refresh_cb (GObject      *source,
 
   if (answer == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        self->refresh_in_flight = FALSE;  /* disposed */
+      else
         {
           g_debug ("Chat store: querying channels failed: %s", error->message);
-          refresh_done (refresh, FALSE);
+          refresh_done (refresh, error);
         }
       refresh_free (refresh);
       return;
     }
 
   channels = _confab_chat_json_array (answer, "channels");
-  for (guint i = 0; channels != NULL && i < json_array_get_length (channels); i++)
+  if (channels == NULL)
+    {
+      g_autoptr(GError) malformed = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_PROTOCOL,
+                                                         "the answer has no channel list");
+
+      g_debug ("Chat store: querying channels: %s", malformed->message);
+      refresh_done (refresh, malformed);
+      refresh_free (refresh);
+      return;
+    }
+
+  for (guint i = 0; i < json_array_get_length (channels); i++)
     {
       JsonNode *node = json_array_get_element (channels, i);
       StateResult state;
@@ -1223,7 +1486,7 @@ refresh_cb (GObject      *source,
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       n++;
-      if (!apply_channel_state (self, json_node_get_object (node), CONFAB_CHAT_STORE_CHANNEL_PAGE, &state))
+      if (!apply_channel_state (self, json_node_get_object (node), self->channel_message_limit, &state))
         continue;
       g_hash_table_add (refresh->seen, g_strdup (confab_channel_get_cid (state.channel)));
       if (state.gap)
@@ -1240,7 +1503,7 @@ refresh_cb (GObject      *source,
       refresh_page (refresh);
       return;
     }
-  refresh_done (refresh, channels != NULL);
+  refresh_done (refresh, NULL);
   refresh_free (refresh);
 }
 
@@ -1252,12 +1515,14 @@ refresh_page (Refresh *refresh)
 
   if (client == NULL)
     {
-      refresh_done (refresh, FALSE);
+      g_autoptr(GError) error = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_NETWORK, "not connected");
+
+      refresh_done (refresh, error);
       refresh_free (refresh);
       return;
     }
   confab_stream_client_query_channels_async (client, TRUE, TRUE, CONFAB_CHAT_STORE_CHANNELS_PER_PAGE,
-                                             refresh->offset, CONFAB_CHAT_STORE_CHANNEL_PAGE,
+                                             refresh->offset, (int) self->channel_message_limit,
                                              self->cancellable, refresh_cb, refresh);
 }
 
@@ -1266,15 +1531,18 @@ refresh_channels (ConfabChatStore *self)
 {
   Refresh *refresh;
 
-  if (self->refreshing)
+  set_refreshing (self, TRUE);
+  if (self->refresh_in_flight)
     {
       self->refresh_again = TRUE;
       return;
     }
-  set_refreshing (self, TRUE);
+  cancel_retry (self);
+  self->refresh_in_flight = TRUE;
   refresh = g_new0 (Refresh, 1);
   refresh->store = g_object_ref (self);
   refresh->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->refresh_seen = refresh->seen;
   refresh_page (refresh);
 }
 
@@ -1290,17 +1558,35 @@ one_channel_cb (GObject      *source,
                 gpointer      user_data)
 {
   OneChannel *one = user_data;
+  ConfabChatStore *self = one->store;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) answer = confab_stream_client_query_channel_finish (CONFAB_STREAM_CLIENT (source), result, &error);
   StateResult state;
 
-  if (answer != NULL && apply_channel_state (one->store, answer, CONFAB_CHAT_STORE_CHANNEL_PAGE, &state))
+  if (answer != NULL && apply_channel_state (self, answer, self->channel_message_limit, &state))
     {
-      flush_now (one->store);
+      note_live_channel (self, one->cid);
+      g_hash_table_remove (self->pending_channels, one->cid);
+      flush_now (self);
       state_result_clear (&state);
+      maybe_clear_last_error (self);
     }
-  else if (answer == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_debug ("Chat store: querying a new channel failed: %s", error->message);
+  else if (answer != NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      if (error == NULL)
+        error = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_PROTOCOL, "the answer has no channel");
+      g_debug ("Chat store: querying a channel failed: %s", error->message);
+      set_last_error (self, "querying a channel", error);
+      /* Gone or refused: the whole channel list says whether it is still ours. */
+      if (confab_error_is_transient (error))
+        g_hash_table_add (self->pending_channels, g_strdup (one->cid));
+      else
+        {
+          g_hash_table_remove (self->pending_channels, one->cid);
+          self->list_stale = TRUE;
+        }
+      schedule_retry (self, error);
+    }
   g_clear_object (&one->store);
   g_free (one->cid);
   g_free (one);
@@ -1321,8 +1607,63 @@ query_one_channel (ConfabChatStore *self,
   one = g_new0 (OneChannel, 1);
   one->store = g_object_ref (self);
   one->cid = g_strdup (cid);
-  confab_stream_client_query_channel_async (client, type, id, TRUE, TRUE, CONFAB_CHAT_STORE_CHANNEL_PAGE,
+  confab_stream_client_query_channel_async (client, type, id, TRUE, TRUE, (int) self->channel_message_limit,
                                             NULL, NULL, self->cancellable, one_channel_cb, one);
+}
+
+/* What failed besides the channel list: channels' own queries, gap pages, reads. */
+static void
+retry_pending (ConfabChatStore *self)
+{
+  g_autoptr(GPtrArray) cids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) fills = g_ptr_array_new_with_free_func ((GDestroyNotify) gap_fill_release);
+  GHashTableIter iter;
+  gpointer key;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->pending_channels);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (cids, g_strdup (key));
+  for (guint i = 0; i < cids->len; i++)
+    query_one_channel (self, g_ptr_array_index (cids, i));
+
+  g_hash_table_iter_init (&iter, self->gap_fills);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((GapFill *) value)->waiting)
+      g_ptr_array_add (fills, g_rc_box_acquire (value));
+  for (guint i = 0; i < fills->len; i++)
+    {
+      GapFill *fill = g_ptr_array_index (fills, i);
+
+      if (!fill->abandoned)
+        gap_fill_next (fill);
+    }
+
+  send_unsent_reads (self);
+}
+
+/* The connection was lost: gap pages waiting for a retry cannot resume after the next
+ * connect (its newest page would not show the hole), so the older messages go now. */
+static void
+abandon_waiting_gap_fills (ConfabChatStore *self)
+{
+  g_autoptr(GPtrArray) fills = g_ptr_array_new_with_free_func ((GDestroyNotify) gap_fill_release);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->gap_fills);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((GapFill *) value)->waiting)
+      g_ptr_array_add (fills, g_rc_box_acquire (value));
+  for (guint i = 0; i < fills->len; i++)
+    {
+      GapFill *fill = g_ptr_array_index (fills, i);
+
+      if (fill->abandoned)
+        continue;
+      drop_before (self, fill->channel, fill->page_ids);
+      remove_gap_fill (self, fill);
+    }
 }
 
 /* Flushing --------------------------------------------------------------------------------- */
@@ -1543,10 +1884,15 @@ forget_everything (ConfabChatStore *self)
   g_debug ("Chat store: another user; forgetting the cached chat");
   g_hash_table_remove_all (self->tracked);
   g_hash_table_remove_all (self->dirty);
+  g_hash_table_remove_all (self->gap_fills);
+  g_hash_table_remove_all (self->pending_channels);
   g_hash_table_remove_all (self->channels);
   g_hash_table_remove_all (self->synced);
   g_hash_table_remove_all (self->unsent_reads);
   g_hash_table_remove_all (self->typing_out);
+  if (self->refresh_seen != NULL)
+    g_hash_table_remove_all (self->refresh_seen);
+  self->list_complete = FALSE;
   self->order_dirty = TRUE;
   if (cache_usable (self))
     confab_history_cache_clear (self->cache);
@@ -1606,7 +1952,17 @@ on_state_changed (ConfabConnectionManager *manager,
   if (state == CONFAB_CONNECTION_STATE_CONNECTED && previous != CONFAB_CONNECTION_STATE_CONNECTED)
     {
       set_own_id (self, confab_connection_manager_get_user_id (manager));
+      /* Whatever waited for a retry is covered by this query and what follows it. */
+      confab_backoff_reset (self->backoff);
       refresh_channels (self);
+    }
+  else if (state != CONFAB_CONNECTION_STATE_CONNECTED && previous == CONFAB_CONNECTION_STATE_CONNECTED)
+    {
+      /* Nothing is retried until the next CONNECTED, which queries everything again. */
+      cancel_retry (self);
+      abandon_waiting_gap_fills (self);
+      if (!self->refresh_in_flight)
+        set_refreshing (self, FALSE);
     }
 }
 
@@ -1633,6 +1989,15 @@ mark_read_cb (GObject      *source,
       if (answer == NULL)
         g_debug ("Chat store: mark read refused: %s", error->message);
       g_hash_table_remove (call->store->unsent_reads, call->cid);
+      if (answer != NULL)
+        maybe_clear_last_error (call->store);
+    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* Still unsent: the next retry round (or connect) sends it again. */
+      g_debug ("Chat store: mark read failed: %s", error->message);
+      set_last_error (call->store, "sending a read receipt", error);
+      schedule_retry (call->store, error);
     }
   g_clear_object (&call->store);
   g_free (call->cid);
@@ -1760,6 +2125,10 @@ confab_chat_store_dispose (GObject *object)
   ConfabChatStore *self = CONFAB_CHAT_STORE (object);
 
   g_cancellable_cancel (self->cancellable);
+  if (self->clock != NULL)
+    confab_clock_clear_timeout (self->clock, &self->retry_id);
+  if (self->gap_fills != NULL)
+    g_hash_table_remove_all (self->gap_fills);
   if (self->manager != NULL)
     {
       g_clear_signal_handler (&self->event_handler, self->manager);
@@ -1787,6 +2156,7 @@ confab_chat_store_dispose (GObject *object)
   g_clear_object (&self->outbox);
   g_clear_object (&self->manager);
   g_clear_object (&self->clock);
+  g_clear_object (&self->backoff);
 
   G_OBJECT_CLASS (confab_chat_store_parent_class)->dispose (object);
 }
@@ -1808,6 +2178,9 @@ confab_chat_store_finalize (GObject *object)
   g_clear_pointer (&self->tracked, g_hash_table_unref);
   g_clear_pointer (&self->typing_out, g_hash_table_unref);
   g_clear_pointer (&self->unsent_reads, g_hash_table_unref);
+  g_clear_pointer (&self->pending_channels, g_hash_table_unref);
+  g_clear_pointer (&self->gap_fills, g_hash_table_unref);
+  g_clear_error (&self->last_error);
   g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (confab_chat_store_parent_class)->finalize (object);
@@ -1838,6 +2211,24 @@ confab_chat_store_get_property (GObject    *object,
     case PROP_REFRESHING:
       g_value_set_boolean (value, self->refreshing);
       break;
+    case PROP_LAST_ERROR:
+      g_value_set_boxed (value, self->last_error);
+      break;
+    case PROP_NEXT_RETRY:
+      g_value_set_int64 (value, self->next_retry);
+      break;
+    case PROP_CHANNEL_MESSAGE_LIMIT:
+      g_value_set_uint (value, self->channel_message_limit);
+      break;
+    case PROP_HISTORY_PAGE_SIZE:
+      g_value_set_uint (value, self->history_page_size);
+      break;
+    case PROP_GAP_PAGE_SIZE:
+      g_value_set_uint (value, self->gap_page_size);
+      break;
+    case PROP_GAP_MAX_PAGES:
+      g_value_set_uint (value, self->gap_max_pages);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1861,6 +2252,18 @@ confab_chat_store_set_property (GObject      *object,
       break;
     case PROP_CLOCK:
       self->clock = g_value_dup_object (value);
+      break;
+    case PROP_CHANNEL_MESSAGE_LIMIT:
+      self->channel_message_limit = g_value_get_uint (value);
+      break;
+    case PROP_HISTORY_PAGE_SIZE:
+      self->history_page_size = g_value_get_uint (value);
+      break;
+    case PROP_GAP_PAGE_SIZE:
+      self->gap_page_size = g_value_get_uint (value);
+      break;
+    case PROP_GAP_MAX_PAGES:
+      self->gap_max_pages = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1903,6 +2306,42 @@ confab_chat_store_class_init (ConfabChatStoreClass *klass)
   properties[PROP_CLOCK] = g_param_spec_object ("clock", NULL, NULL, CONFAB_TYPE_CLOCK, construct);
 
   /**
+   * ConfabChatStore:channel-message-limit:
+   *
+   * Messages per channel asked for with the channel list (and a channel's own query).
+   */
+  properties[PROP_CHANNEL_MESSAGE_LIMIT] =
+    g_param_spec_uint ("channel-message-limit", NULL, NULL, 1, CONFAB_CHAT_STORE_MAX_PAGE,
+                       CONFAB_CHAT_STORE_CHANNEL_PAGE, construct);
+
+  /**
+   * ConfabChatStore:history-page-size:
+   *
+   * Messages per confab_chat_store_load_older_async() page.
+   */
+  properties[PROP_HISTORY_PAGE_SIZE] =
+    g_param_spec_uint ("history-page-size", NULL, NULL, 1, CONFAB_CHAT_STORE_MAX_PAGE,
+                       CONFAB_CHAT_STORE_HISTORY_PAGE, construct);
+
+  /**
+   * ConfabChatStore:gap-page-size:
+   *
+   * Messages per page when closing a gap between the cache and the newest messages.
+   */
+  properties[PROP_GAP_PAGE_SIZE] =
+    g_param_spec_uint ("gap-page-size", NULL, NULL, 1, CONFAB_CHAT_STORE_MAX_PAGE,
+                       CONFAB_CHAT_STORE_GAP_PAGE, construct);
+
+  /**
+   * ConfabChatStore:gap-max-pages:
+   *
+   * Pages fetched at most to close such a gap; past them the older cached messages are
+   * dropped (and paged back in on demand).
+   */
+  properties[PROP_GAP_MAX_PAGES] =
+    g_param_spec_uint ("gap-max-pages", NULL, NULL, 1, 1000, CONFAB_CHAT_STORE_GAP_MAX_PAGES, construct);
+
+  /**
    * ConfabChatStore:own-user-id: (nullable)
    *
    * The signed-in user: the manager's, or the cache's owner before the first connect.
@@ -1912,9 +2351,26 @@ confab_chat_store_class_init (ConfabChatStoreClass *klass)
   /**
    * ConfabChatStore:refreshing:
    *
-   * Whether the channel list is being queried (after each connect).
+   * Whether the channel list is being brought up to date: from each CONNECTED until it
+   * is complete, through the waits between retries; FALSE when the connection is lost
+   * meanwhile.
    */
   properties[PROP_REFRESHING] = g_param_spec_boolean ("refreshing", NULL, NULL, FALSE, readable);
+
+  /**
+   * ConfabChatStore:last-error: (nullable)
+   *
+   * Why the last request the store made on its own failed (CONFAB_ERROR, classified), or
+   * %NULL since the channel list last arrived whole. The store retries by itself.
+   */
+  properties[PROP_LAST_ERROR] = g_param_spec_boxed ("last-error", NULL, NULL, G_TYPE_ERROR, readable);
+
+  /**
+   * ConfabChatStore:next-retry:
+   *
+   * When the store next retries what failed (wall µs on its clock), 0 if nothing waits.
+   */
+  properties[PROP_NEXT_RETRY] = g_param_spec_int64 ("next-retry", NULL, NULL, 0, G_MAXINT64, 0, readable);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1944,7 +2400,14 @@ confab_chat_store_init (ConfabChatStore *self)
   self->tracked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) tracked_free);
   self->typing_out = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) typing_out_free);
   self->unsent_reads = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->pending_channels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->gap_fills = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) gap_fill_forget);
   self->cancellable = g_cancellable_new ();
+  self->backoff = confab_backoff_new ();
+  self->channel_message_limit = CONFAB_CHAT_STORE_CHANNEL_PAGE;
+  self->history_page_size = CONFAB_CHAT_STORE_HISTORY_PAGE;
+  self->gap_page_size = CONFAB_CHAT_STORE_GAP_PAGE;
+  self->gap_max_pages = CONFAB_CHAT_STORE_GAP_MAX_PAGES;
 }
 
 /* Loading the cache ------------------------------------------------------------------------ */
@@ -2052,9 +2515,17 @@ static void
 apply_loaded (ConfabChatStore *self,
               LoadedChannel   *loaded)
 {
-  ConfabChannel *channel = ensure_channel (self, loaded->cid);
+  ConfabChannel *channel;
   /* What came from the server in this run wins over the cache. */
   gboolean known = g_hash_table_contains (self->synced, loaded->cid);
+
+  /* Loaded after a whole channel list arrived: one it did not have is gone. */
+  if (self->list_complete && !known && !g_hash_table_contains (self->channels, loaded->cid))
+    {
+      confab_history_cache_remove_channel (self->cache, loaded->cid);
+      return;
+    }
+  channel = ensure_channel (self, loaded->cid);
 
   if (!known || _confab_channel_get_raw_name (channel) == NULL)
     _confab_channel_set_name (channel, loaded->row.name);
@@ -2117,6 +2588,33 @@ confab_chat_store_get_refreshing (ConfabChatStore *self)
   g_return_val_if_fail (CONFAB_IS_CHAT_STORE (self), FALSE);
 
   return self->refreshing;
+}
+
+const GError *
+confab_chat_store_get_last_error (ConfabChatStore *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CHAT_STORE (self), NULL);
+
+  return self->last_error;
+}
+
+gint64
+confab_chat_store_get_next_retry (ConfabChatStore *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CHAT_STORE (self), 0);
+
+  return self->next_retry;
+}
+
+void
+confab_chat_store_retry_now (ConfabChatStore *self)
+{
+  g_return_if_fail (CONFAB_IS_CHAT_STORE (self));
+
+  if (!is_connected (self))
+    return;
+  cancel_retry (self);
+  retry_cb (self);
 }
 
 GListModel *
@@ -2351,7 +2849,7 @@ load_older_cb (GObject      *source,
       n++;
       upsert_message (self, channel, json_node_get_object (node), FALSE, &added);
     }
-  if (n < CONFAB_CHAT_STORE_HISTORY_PAGE)
+  if (n < self->history_page_size)
     _confab_channel_set_has_more_history (channel, FALSE);
   mark_dirty (self, channel);
   flush_now (self);
@@ -2400,7 +2898,7 @@ confab_chat_store_load_older_async (ConfabChatStore     *self,
 
   flush_now (self);
   oldest = _confab_channel_get_oldest_sent (channel);
-  confab_stream_client_query_channel_async (client, type, id, FALSE, FALSE, CONFAB_CHAT_STORE_HISTORY_PAGE,
+  confab_stream_client_query_channel_async (client, type, id, FALSE, FALSE, (int) self->history_page_size,
                                             oldest != NULL ? confab_message_get_id (oldest) : NULL, NULL,
                                             cancellable, load_older_cb, g_steal_pointer (&task));
 }

@@ -14,12 +14,23 @@
 
 G_BEGIN_DECLS
 
+/* The defaults of the page-size properties below. */
 /* Messages per channel in the channel list query (Stream's default). */
 #define CONFAB_CHAT_STORE_CHANNEL_PAGE     25
 /* Messages per confab_chat_store_load_older_async() page. */
 #define CONFAB_CHAT_STORE_HISTORY_PAGE     100
+/* Messages per page when closing a gap between the cache and the newest page (Stream's
+ * maximum is 300), and how many such pages at most: past that (3 000 missed messages)
+ * the older cached messages are dropped and paged back in on demand. */
+#define CONFAB_CHAT_STORE_GAP_PAGE         300
+#define CONFAB_CHAT_STORE_GAP_MAX_PAGES    10
+/* The largest value the page-size properties accept (Stream's message page limit). */
+#define CONFAB_CHAT_STORE_MAX_PAGE         300
 /* Channels per query-channels page (Stream's maximum is 30). */
 #define CONFAB_CHAT_STORE_CHANNELS_PER_PAGE 30
+/* A page closing a gap is tried at most this many times (the retries with the store's
+ * backoff, while connected) before the older cached messages are dropped instead. */
+#define CONFAB_CHAT_STORE_GAP_MAX_ATTEMPTS 5
 /* typing.start at most this often while typing; typing.stop after this long without a
  * keystroke. */
 #define CONFAB_CHAT_STORE_TYPING_START_MS  2000
@@ -30,9 +41,25 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ConfabChatStore, confab_chat_store, CONFAB, CHAT_STORE, GObject)
 
 /* Construct-only properties: manager, cache-dir (NULL: nothing is cached), clock (default:
- * the system clock; it drives the typing timers and the cache's batched writes).
- * Read-only: own-user-id (the signed-in user: the manager's, or the cache's owner before
- * the first connect), refreshing (TRUE while the channel list is being queried).
+ * the system clock; it drives the typing timers, the retries and the cache's batched
+ * writes), and the page sizes channel-message-limit (messages per channel in the channel
+ * query, default CONFAB_CHAT_STORE_CHANNEL_PAGE), history-page-size (load_older,
+ * CONFAB_CHAT_STORE_HISTORY_PAGE), gap-page-size and gap-max-pages
+ * (CONFAB_CHAT_STORE_GAP_PAGE, CONFAB_CHAT_STORE_GAP_MAX_PAGES).
+ * Read-only, notified on change:
+ * - own-user-id: the signed-in user (the manager's, or the cache's owner before the
+ *   first connect);
+ * - refreshing: TRUE from each CONNECTED until the channel list is complete and merged,
+ *   including the waits between retries; FALSE once it is, or when the connection is
+ *   lost meanwhile (after the query in flight, if any, has ended); TRUE again at the
+ *   next CONNECTED;
+ * - last-error (G_TYPE_ERROR, nullable): why the last REST call the store made on its
+ *   own failed (the channel list, a channel's state, a page that closes a history gap,
+ *   a read receipt), in CONFAB_ERROR with confab_error_classify()'s code; NULL again once
+ *   the store has recovered (a whole channel list arrived, or every request that waited
+ *   for a retry succeeded). Worth a toast, not a dialog: the store retries by itself;
+ * - next-retry (gint64): when that retry is due (wall µs on the store's clock), 0 when
+ *   nothing waits for one.
  *
  * Once the manager is CONNECTED (and after each reconnect) the store queries the user's
  * channels (state, watch, presence) and merges them with what it has; it follows the
@@ -40,6 +67,15 @@ G_DECLARE_FINAL_TYPE (ConfabChatStore, confab_chat_store, CONFAB, CHAT_STORE, GO
  * anything else is ignored) and the outbox's items. Changes reach the models in batches
  * from an idle callback: one ::items-changed per model for a whole backlog. Whatever the
  * server sent is written to the cache in batched transactions.
+ *
+ * Failures never leave a partial channel list as final: while CONNECTED, a failed
+ * channel query (refused, timed out, rate limited, a malformed answer) is tried again
+ * with a backoff on the store's clock (0.25 s floor, doubling from 0.5 s to a 30 s cap,
+ * full jitter; no sooner than a rate limit's Retry-After, capped the same), and again at
+ * the next CONNECTED. A channel's own query and read receipts are retried the same way;
+ * a page closing a history gap is tried CONFAB_CHAT_STORE_GAP_MAX_ATTEMPTS times, then
+ * (or when the connection is lost) the older cached messages are dropped so the history
+ * never has a hole (has-more-history turns TRUE).
  *
  * Signals: ::message-added (ConfabChannel *channel, ConfabMessage *message) for each new
  * message from someone else that arrives as an event (live or in the catch-up after a
@@ -52,6 +88,12 @@ ConfabConnectionManager *confab_chat_store_get_manager      (ConfabChatStore    
 const char              *confab_chat_store_get_cache_dir    (ConfabChatStore          *self);
 const char              *confab_chat_store_get_own_user_id  (ConfabChatStore          *self);
 gboolean                 confab_chat_store_get_refreshing   (ConfabChatStore          *self);
+/* (nullable) See the last-error property. */
+const GError            *confab_chat_store_get_last_error   (ConfabChatStore          *self);
+gint64                   confab_chat_store_get_next_retry   (ConfabChatStore          *self);
+/* Retries what failed now instead of after the backoff (a toast's "Retry" button); the
+ * channel list is queried again if it is not complete. Does nothing unless CONNECTED. */
+void                     confab_chat_store_retry_now        (ConfabChatStore          *self);
 
 /* (transfer none) ConfabChannel, newest last-message-at first. */
 GListModel              *confab_chat_store_get_channels     (ConfabChatStore          *self);
@@ -96,7 +138,7 @@ void                     confab_chat_store_retry            (ConfabChatStore    
 void                     confab_chat_store_discard          (ConfabChatStore          *self,
                                                              ConfabMessage            *message);
 
-/* One page (CONFAB_CHAT_STORE_HISTORY_PAGE) of messages older than the oldest loaded,
+/* One page (history-page-size) of messages older than the oldest loaded,
  * prepended to the channel's model (one ::items-changed) before the callback runs;
  * has-more-history turns FALSE at the start of the history. Errors:
  * G_IO_ERROR_NOT_FOUND (no such channel), CONFAB_ERROR_NETWORK (not connected), or the

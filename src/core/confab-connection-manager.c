@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 
 #include "confab-backoff.h"
 #include "confab-circuit-breaker.h"
@@ -39,6 +40,20 @@ static const LadderStep ladder[] = {
 /* At most one immediate round per second (retry-policy.md). */
 #define IMMEDIATE_ROUND_GAP_US G_USEC_PER_SEC
 
+/* The user's channels are re-watched a page at a time; Stream's pages hold at most 30,
+ * and it refuses offsets past 1000. */
+#define CATCH_UP_CHANNEL_PAGE      30
+#define CATCH_UP_MAX_CHANNEL_PAGES 34
+/* /sync takes at most 255 channels and answers at most 1000 events. */
+#define SYNC_MAX_CHANNELS          255
+#define SYNC_PAGE_EVENTS           1000
+/* A bound on the pages of one catch-up: 200 000 events is not a gap, it is a new install. */
+#define SYNC_MAX_PAGES             200
+/* The fallback reads each channel's messages in Stream's largest pages, at most about
+ * 10 000 per channel. */
+#define FALLBACK_PAGE_MESSAGES     300
+#define FALLBACK_MAX_PAGES         34
+
 typedef struct _Candidate Candidate;
 
 struct _ConfabConnectionManager
@@ -56,6 +71,9 @@ struct _ConfabConnectionManager
   char                  *state_dir;
   guint                  hedge_ms;
   guint                  websocket_timeout_ms;
+  guint                  websocket_idle_probe_ms;
+  guint                  websocket_probe_timeout_ms;
+  ConfabSleepMonitor    *sleep_monitor;
 
   /* observable */
   ConfabConnectionState  state;
@@ -79,6 +97,14 @@ struct _ConfabConnectionManager
   ConfabQualityMeter    *meter;
   ConfabSeenIds         *seen;
   gint64                 watermark;
+  gboolean               watermark_dirty;  /* not on disk yet */
+  gint64                 rate_limited_until;  /* wall µs; nothing is sent before it */
+  ConfabBackoff         *pump_backoff;    /* between outbox resends while connected */
+  GPtrArray             *held;            /* JsonObject: live events during catch-up */
+  gboolean               holding;
+  gint64                 awake_wall;      /* the clocks at the last wake-up, to see a suspend */
+  gint64                 awake_now;
+  gboolean               awake_known;
 
   Candidate             *candidates[N_STEPS];  /* this round's attempts */
   guint                  next_step;
@@ -97,7 +123,11 @@ struct _ConfabConnectionManager
   guint                  upgrade_id;
   guint                  upgrade_interval_ms;
   guint                  probe_id;
+  guint                  pump_retry_id;
+  guint                  watermark_save_id;
+  guint                  resume_id;
   gulong                 network_handler;
+  gulong                 sleep_handler;
 };
 
 struct _Candidate
@@ -111,7 +141,7 @@ struct _Candidate
   gboolean                 refreshed;
   gboolean                 upgrade;
   gboolean                 usable;
-  gulong                   handlers[4];
+  gulong                   handlers[5];
 };
 
 enum {
@@ -137,6 +167,9 @@ enum {
   PROP_STATE_DIR,
   PROP_HEDGE_MS,
   PROP_WEBSOCKET_TIMEOUT_MS,
+  PROP_WEBSOCKET_IDLE_PROBE_MS,
+  PROP_WEBSOCKET_PROBE_TIMEOUT_MS,
+  PROP_SLEEP_MONITOR,
   N_PROPS
 };
 
@@ -162,7 +195,14 @@ static void start_candidate      (ConfabConnectionManager *self,
                                   gboolean                 upgrade);
 static void begin_catch_up       (ConfabConnectionManager *self);
 static void pump_outbox          (ConfabConnectionManager *self);
+static void schedule_pump        (ConfabConnectionManager *self,
+                                  guint                    delay_ms);
+static guint rate_limit_wait_ms  (ConfabConnectionManager *self);
+static void note_rate_limit      (ConfabConnectionManager *self,
+                                  gint64                   retry_at);
 static void schedule_upgrade     (ConfabConnectionManager *self);
+static void check_clock_jump     (ConfabConnectionManager *self);
+static void store_watermark      (ConfabConnectionManager *self);
 
 GType
 confab_connection_state_get_type (void)
@@ -380,6 +420,39 @@ load_watermark (ConfabConnectionManager *self)
 }
 
 static void
+store_watermark (ConfabConnectionManager *self)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  confab_clock_clear_timeout (self->clock, &self->watermark_save_id);
+  if (!self->watermark_dirty || self->state_dir == NULL)
+    return;
+
+  self->watermark_dirty = FALSE;
+  path = watermark_path (self);
+  text = g_strdup_printf ("%" G_GINT64_FORMAT "\n", self->watermark);
+  if (g_mkdir_with_parents (self->state_dir, 0700) != 0 ||
+      !g_file_set_contents (path, text, -1, &error))
+    g_debug ("Connection manager: cannot store the watermark: %s",
+             error != NULL ? error->message : g_strerror (errno));
+}
+
+static gboolean
+watermark_save_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  self->watermark_save_id = 0;
+  check_clock_jump (self);
+  store_watermark (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* In memory at once; on disk at most once a second (a catch-up of thousands of events
+ * is one write, not thousands of fsyncs), and when the connection stops. */
+static void
 advance_watermark (ConfabConnectionManager *self,
                    gint64                   at_usec)
 {
@@ -387,17 +460,11 @@ advance_watermark (ConfabConnectionManager *self,
     return;
 
   self->watermark = at_usec;
-  if (self->state_dir != NULL)
-    {
-      g_autofree char *path = watermark_path (self);
-      g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT "\n", at_usec);
-      g_autoptr(GError) error = NULL;
-
-      if (g_mkdir_with_parents (self->state_dir, 0700) != 0 ||
-          !g_file_set_contents (path, text, -1, &error))
-        g_debug ("Connection manager: cannot store the watermark: %s",
-                 error != NULL ? error->message : g_strerror (errno));
-    }
+  if (self->state_dir == NULL)
+    return;
+  self->watermark_dirty = TRUE;
+  if (self->watermark_save_id == 0)
+    self->watermark_save_id = confab_clock_add_timeout (self->clock, 1000, watermark_save_cb, self, NULL);
 }
 
 static gint64
@@ -444,6 +511,39 @@ handle_event (ConfabConnectionManager *self,
   g_signal_emit (self, signals[SIGNAL_EVENT], 0, event);
   if (message != NULL)
     g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+}
+
+/* Rate limits ------------------------------------------------------------------------- */
+
+/* How long nothing may be sent, in ms (0: go ahead). */
+static guint
+rate_limit_wait_ms (ConfabConnectionManager *self)
+{
+  gint64 left = self->rate_limited_until - confab_clock_wall (self->clock);
+
+  return left > 0 ? (guint) MIN ((left + 999) / 1000, (gint64) G_MAXUINT) : 0;
+}
+
+/* The server said "too many requests" and, if @retry_at is not 0, when to come back (wall
+ * µs). Every connect round and resend waits until then, but never longer than the
+ * backoff's cap: a server asking for an hour gets asked again after 30 s. */
+static void
+note_rate_limit (ConfabConnectionManager *self,
+                 gint64                   retry_at)
+{
+  gint64 now = confab_clock_wall (self->clock);
+  gint64 cap = (gint64) confab_backoff_get_cap_ms (self->backoff) * 1000;
+  gint64 wait;
+
+  if (retry_at <= 0)
+    {
+      note (self, "rate limited, without a time to come back: backing off");
+      return;
+    }
+  wait = CLAMP (retry_at - now, 0, cap);
+  self->rate_limited_until = MAX (self->rate_limited_until, now + wait);
+  note (self, "rate limited: nothing is sent for %" G_GINT64_FORMAT " ms%s", wait / 1000,
+        retry_at - now > cap ? " (the server asked for longer; capped)" : "");
 }
 
 /* Candidates (one attempt on one transport) -------------------------------------------- */
@@ -513,8 +613,13 @@ stop_connection_work (ConfabConnectionManager *self,
   confab_clock_clear_timeout (self->clock, &self->stable_id);
   confab_clock_clear_timeout (self->clock, &self->probe_id);
   confab_clock_clear_timeout (self->clock, &self->upgrade_id);
+  confab_clock_clear_timeout (self->clock, &self->pump_retry_id);
   g_cancellable_cancel (self->catch_up);
   g_cancellable_cancel (self->pump);
+  /* Held live events were not delivered, so the watermark has not passed them: the next
+   * catch-up fetches them again. */
+  self->holding = FALSE;
+  g_ptr_array_set_size (self->held, 0);
   if (self->upgrade != NULL)
     {
       Candidate *upgrade = g_steal_pointer (&self->upgrade);
@@ -587,19 +692,18 @@ on_transport_event (ConfabTransport *transport,
   if (c != self->active && c != self->previous)
     return;
 
+  check_clock_jump (self);
+  /* During catch-up, live events wait for the missed ones, so the order holds. */
+  if (self->holding)
+    {
+      g_ptr_array_add (self->held, json_object_ref (event));
+      return;
+    }
   handle_event (self, event);
 }
 
-static void
-probe_answered (ConfabConnectionManager *self)
-{
-  if (self->probe_id == 0)
-    return;
-
-  confab_clock_clear_timeout (self->clock, &self->probe_id);
-  confab_quality_meter_add_probe (self->meter, TRUE);
-}
-
+/* The transport reports each of its probes: answered ("rtt") or not ("probe-lost");
+ * both feed the loss figure, including the ones this manager asked for. */
 static void
 on_transport_rtt (ConfabTransport *transport,
                   guint            rtt_ms,
@@ -610,8 +714,25 @@ on_transport_rtt (ConfabTransport *transport,
   if (self == NULL || c != self->active)
     return;
 
-  probe_answered (self);
+  check_clock_jump (self);
+  confab_clock_clear_timeout (self->clock, &self->probe_id);
+  confab_quality_meter_add_probe (self->meter, TRUE);
   confab_quality_meter_add_rtt (self->meter, rtt_ms);
+  sync_quality (self);
+}
+
+static void
+on_transport_probe_lost (ConfabTransport *transport,
+                         Candidate       *c)
+{
+  ConfabConnectionManager *self = c->self;
+
+  if (self == NULL || c != self->active)
+    return;
+
+  check_clock_jump (self);
+  note (self, "a liveness probe went unanswered");
+  confab_quality_meter_add_probe (self->meter, FALSE);
   sync_quality (self);
 }
 
@@ -656,6 +777,7 @@ on_transport_lost (ConfabTransport *transport,
   if (self == NULL)
     return;
 
+  check_clock_jump (self);
   if (c == self->previous)
     {
       self->previous = NULL;
@@ -795,8 +917,13 @@ candidate_failed (Candidate    *c,
 
   if (code == CONFAB_ERROR_AUTH || code == CONFAB_ERROR_TOKEN_EXPIRED || code == CONFAB_ERROR_REJECTED)
     reason = "credentials refused: not retrying";
+  else if (code == CONFAB_ERROR_RATE_LIMITED)
+    reason = "rate limited: no attempt until the server allows one";
   else if (!upgrade && self->next_step < N_STEPS)
     reason = "failed: trying the next transport at once";
+
+  if (code == CONFAB_ERROR_RATE_LIMITED)
+    note_rate_limit (self, confab_transport_get_retry_at (c->transport));
 
   confab_attempt_finish_at (c->attempt, confab_clock_wall (self->clock), error, reason);
   confab_circuit_breaker_record_failure (self->breakers[step], error);
@@ -813,6 +940,14 @@ candidate_failed (Candidate    *c,
   if (code == CONFAB_ERROR_AUTH || code == CONFAB_ERROR_TOKEN_EXPIRED || code == CONFAB_ERROR_REJECTED)
     {
       fail_session (self, error);
+      return;
+    }
+
+  /* A rate limit is the app's or the user's, not the endpoint's: failing over would only
+   * be refused too. The round ends and waits. */
+  if (code == CONFAB_ERROR_RATE_LIMITED)
+    {
+      round_failed (self, error);
       return;
     }
 
@@ -891,7 +1026,11 @@ start_candidate (ConfabConnectionManager *self,
   c->cancellable = g_cancellable_new ();
   c->transport = ladder[step].factory ();
   if (ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET)
-    g_object_set (c->transport, "connect-timeout-ms", MAX (self->websocket_timeout_ms, 1), NULL);
+    g_object_set (c->transport,
+                  "connect-timeout-ms", MAX (self->websocket_timeout_ms, 1),
+                  "idle-probe-ms", MAX (self->websocket_idle_probe_ms, 1),
+                  "probe-timeout-ms", MAX (self->websocket_probe_timeout_ms, 1),
+                  NULL);
 
   endpoint = _confab_transport_endpoint_url (self->base_url,
                                              ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET,
@@ -905,6 +1044,7 @@ start_candidate (ConfabConnectionManager *self,
   c->handlers[1] = g_signal_connect (c->transport, "event", G_CALLBACK (on_transport_event), c);
   c->handlers[2] = g_signal_connect (c->transport, "lost", G_CALLBACK (on_transport_lost), c);
   c->handlers[3] = g_signal_connect (c->transport, "rtt", G_CALLBACK (on_transport_rtt), c);
+  c->handlers[4] = g_signal_connect (c->transport, "probe-lost", G_CALLBACK (on_transport_probe_lost), c);
 
   if (upgrade)
     self->upgrade = c;
@@ -929,6 +1069,7 @@ hedge_cb (gpointer user_data)
   g_autofree char *reason = NULL;
 
   self->hedge_id = 0;
+  check_clock_jump (self);
   reason = g_strdup_printf ("WebSocket not usable after %u ms: starting long-poll in parallel",
                             self->hedge_ms);
   if (first != NULL)
@@ -982,6 +1123,7 @@ retry_cb (gpointer user_data)
   ConfabConnectionManager *self = user_data;
 
   self->retry_id = 0;
+  check_clock_jump (self);
   start_round (self);
 
   return G_SOURCE_REMOVE;
@@ -1022,6 +1164,7 @@ round_failed (ConfabConnectionManager *self,
       if (wait_ms > delay_ms)
         delay_ms = (guint) MIN (wait_ms, (gint64) G_MAXUINT);
     }
+  delay_ms = MAX (delay_ms, rate_limit_wait_ms (self));
 
   note (self, "round failed: retrying in %u ms", delay_ms);
   set_state (self, CONFAB_CONNECTION_STATE_RECONNECTING);
@@ -1116,7 +1259,9 @@ stop_all (ConfabConnectionManager *self)
 {
   cancel_round (self, "disconnected");
   confab_clock_clear_timeout (self->clock, &self->retry_id);
+  confab_clock_clear_timeout (self->clock, &self->resume_id);
   stop_connection_work (self, "disconnected");
+  store_watermark (self);
   if (self->active != NULL)
     {
       Candidate *c = g_steal_pointer (&self->active);
@@ -1156,6 +1301,7 @@ stable_cb (gpointer user_data)
   ConfabConnectionManager *self = user_data;
 
   self->stable_id = 0;
+  check_clock_jump (self);
   note (self, "usable for %u s: backoff reset", CONFAB_CONNECTION_MANAGER_STABLE_MS / 1000);
   confab_backoff_reset (self->backoff);
 
@@ -1168,6 +1314,7 @@ upgrade_cb (gpointer user_data)
   ConfabConnectionManager *self = user_data;
 
   self->upgrade_id = 0;
+  check_clock_jump (self);
   if (self->upgrade != NULL || self->active == NULL || self->active->step == WEBSOCKET_STEP)
     return G_SOURCE_REMOVE;
 
@@ -1193,6 +1340,7 @@ schedule_upgrade (ConfabConnectionManager *self)
     return;
 
   self->upgrade_interval_ms = MIN (interval * 2, CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MAX_MS);
+  interval = MAX (interval, rate_limit_wait_ms (self));
   self->upgrade_id = confab_clock_add_timeout (self->clock, interval, upgrade_cb, self, NULL);
 }
 
@@ -1201,15 +1349,29 @@ typedef struct
   ConfabConnectionManager *self;
   GCancellable            *cancellable;
   gint64                   started;
-  gint64                   since;    /* the watermark before this connection's events */
-  char                   **cids;
+  gint64                   since;        /* the watermark before this connection's events */
+  GPtrArray               *cids;         /* char *: the user's channels */
+  guint                    channel_pages;
+  /* /sync */
+  gint64                   page_since;   /* last_sync_at of the page in flight */
+  GHashTable              *boundary;     /* events delivered at the last page's last time */
+  guint                    sync_pages;
+  guint                    n_delivered;
+  /* the fallback: channel queries */
+  guint                    channel;      /* index into cids */
+  char                    *oldest_id;    /* id_lt of this channel's next page */
+  guint                    message_pages;
+  GPtrArray               *found;        /* JsonObject: synthesised message.new events */
 } CatchUp;
 
 static void
 catch_up_free (CatchUp *cu)
 {
   g_clear_object (&cu->cancellable);
-  g_strfreev (cu->cids);
+  g_clear_pointer (&cu->cids, g_ptr_array_unref);
+  g_clear_pointer (&cu->boundary, g_hash_table_unref);
+  g_clear_pointer (&cu->oldest_id, g_free);
+  g_clear_pointer (&cu->found, g_ptr_array_unref);
   g_free (cu);
 }
 
@@ -1218,15 +1380,41 @@ catch_up_failed (ConfabConnectionManager *self,
                  const GError            *error)
 {
   note (self, "catch-up failed: %s", error->message);
+  if (confab_error_classify (error) == CONFAB_ERROR_RATE_LIMITED)
+    note_rate_limit (self, confab_stream_client_get_retry_at (self->rest));
   if (self->active != NULL)
     confab_attempt_set_reason (self->active->attempt, "catch-up failed: reconnecting");
   connection_lost (self, error);
 }
 
-static void
-catch_up_done (ConfabConnectionManager *self)
+/* Delivers the live events held during catch-up; FALSE if a handler ended it. */
+static gboolean
+release_held (ConfabConnectionManager *self,
+              GCancellable            *cancellable)
 {
+  g_autoptr(GPtrArray) held = g_steal_pointer (&self->held);
+
+  self->held = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  self->holding = FALSE;
+  if (held->len > 0)
+    note (self, "catch-up: delivering %u events that arrived meanwhile", held->len);
+  for (guint i = 0; i < held->len; i++)
+    {
+      handle_event (self, g_ptr_array_index (held, i));
+      if (g_cancellable_is_cancelled (cancellable))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+catch_up_done (CatchUp *cu)
+{
+  ConfabConnectionManager *self = cu->self;
   Candidate *c = self->active;
+
+  if (!release_held (self, cu->cancellable))
+    return;
 
   if (self->previous != NULL)
     {
@@ -1265,18 +1453,22 @@ typedef struct
   guint       index;
 } SortedEvent;
 
+/* When an event happened: its own created_at (Stream's /sync keeps the time of the
+ * event, which is also what last_sync_at is compared with); the message's for an event
+ * without one. */
 static gint64
 event_time (JsonObject *event)
 {
   JsonObject *message = NULL;
 
-  /* The message's own time orders missed messages; the event's is the fallback. */
+  if (json_object_has_member (event, "created_at"))
+    return parse_time (json_object_get_string_member_with_default (event, "created_at", NULL));
   if (json_object_has_member (event, "message") &&
       JSON_NODE_HOLDS_OBJECT (json_object_get_member (event, "message")))
     message = json_object_get_object_member (event, "message");
-  if (message != NULL && json_object_has_member (message, "created_at"))
+  if (message != NULL)
     return parse_time (json_object_get_string_member_with_default (message, "created_at", NULL));
-  return parse_time (json_object_get_string_member_with_default (event, "created_at", NULL));
+  return 0;
 }
 
 static int
@@ -1291,47 +1483,12 @@ compare_events (gconstpointer a,
   return ea->index < eb->index ? -1 : ea->index > eb->index ? 1 : 0;
 }
 
-static void
-sync_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+/* The objects of @array in time order (stable for equal times). */
+static GArray *
+sorted_events (JsonArray *array)
 {
-  CatchUp *cu = user_data;
-  ConfabConnectionManager *self = cu->self;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) answer = confab_stream_client_sync_finish (CONFAB_STREAM_CLIENT (source), result, &error);
-  g_autoptr(GArray) events = NULL;
-  JsonArray *array = NULL;
+  GArray *events = g_array_new (FALSE, FALSE, sizeof (SortedEvent));
 
-  if (g_cancellable_is_cancelled (cu->cancellable))
-    {
-      catch_up_free (cu);
-      return;
-    }
-
-  if (answer == NULL && confab_error_classify (error) == CONFAB_ERROR_REJECTED)
-    {
-      /* Stream refuses /sync beyond 30 days or 255 channels: the channel queries that
-       * re-watched everything are then the catch-up (they carry the latest messages). */
-      note (self, "catch-up: /sync refused (%s); relying on the channel queries", error->message);
-      catch_up_done (self);
-      catch_up_free (cu);
-      return;
-    }
-
-  if (answer == NULL)
-    {
-      catch_up_failed (self, error);
-      catch_up_free (cu);
-      return;
-    }
-
-  if (json_object_has_member (answer, "events") &&
-      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "events")))
-    array = json_object_get_array_member (answer, "events");
-
-  /* Missed events in order (stable for equal times). */
-  events = g_array_new (FALSE, FALSE, sizeof (SortedEvent));
   for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
     {
       JsonNode *node = json_array_get_element (array, i);
@@ -1345,13 +1502,315 @@ sync_cb (GObject      *source,
       g_array_append_val (events, e);
     }
   g_array_sort (events, compare_events);
-  note (self, "catch-up: %u missed events", events->len);
-  for (guint i = 0; i < events->len; i++)
-    handle_event (self, g_array_index (events, SortedEvent, i).event);
+  return events;
+}
 
-  catch_up_done (self);
+/* What tells two events at the same time apart across /sync pages. */
+static char *
+event_key (JsonObject *event)
+{
+  JsonObject *message = NULL;
+  const char *message_id = json_object_get_string_member_with_default (event, "message_id", NULL);
+
+  if (message_id == NULL && json_object_has_member (event, "message") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (event, "message")))
+    message = json_object_get_object_member (event, "message");
+  if (message != NULL)
+    message_id = json_object_get_string_member_with_default (message, "id", NULL);
+  return g_strdup_printf ("%s\n%s\n%s",
+                          json_object_get_string_member_with_default (event, "type", ""),
+                          message_id != NULL ? message_id : "",
+                          json_object_get_string_member_with_default (event, "created_at", ""));
+}
+
+static void start_fallback (CatchUp *cu,
+                            const char *why);
+
+static void sync_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data);
+
+static void
+request_sync_page (CatchUp *cu)
+{
+  ConfabConnectionManager *self = cu->self;
+  g_autoptr(GPtrArray) cids = g_ptr_array_new ();
+
+  for (guint i = 0; i < cu->cids->len; i++)
+    g_ptr_array_add (cids, g_ptr_array_index (cu->cids, i));
+  g_ptr_array_add (cids, NULL);
+  cu->sync_pages++;
+  confab_stream_client_sync_async (self->rest, (const char * const *) cids->pdata, cu->page_since,
+                                   cu->cancellable, sync_cb, cu);
+}
+
+static void
+sync_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  CatchUp *cu = user_data;
+  ConfabConnectionManager *self = cu->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = confab_stream_client_sync_finish (CONFAB_STREAM_CLIENT (source), result, &error);
+  g_autoptr(GArray) events = NULL;
+  g_autoptr(GHashTable) boundary = NULL;
+  JsonArray *array = NULL;
+  guint n_raw;
+  guint n_new = 0;
+  gint64 last;
+
+  if (g_cancellable_is_cancelled (cu->cancellable))
+    {
+      catch_up_free (cu);
+      return;
+    }
+
+  if (answer == NULL && confab_error_classify (error) == CONFAB_ERROR_REJECTED)
+    {
+      /* Stream refuses /sync beyond 30 days or 255 channels. */
+      start_fallback (cu, error->message);
+      return;
+    }
+  if (answer == NULL)
+    {
+      catch_up_failed (self, error);
+      catch_up_free (cu);
+      return;
+    }
+
+  if (json_object_has_member (answer, "events") &&
+      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "events")))
+    array = json_object_get_array_member (answer, "events");
+  n_raw = array != NULL ? json_array_get_length (array) : 0;
+
+  /* Missed events in order. A page starts 1 µs before the last page's last event, so
+   * an event sharing that microsecond is not skipped; the ones delivered already are. */
+  events = sorted_events (array);
+  last = events->len > 0 ? g_array_index (events, SortedEvent, events->len - 1).at : 0;
+  boundary = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < events->len; i++)
+    {
+      SortedEvent *e = &g_array_index (events, SortedEvent, i);
+      g_autofree char *key = event_key (e->event);
+
+      if (cu->boundary != NULL && g_hash_table_contains (cu->boundary, key))
+        continue;
+      if (e->at == last)
+        g_hash_table_add (boundary, g_steal_pointer (&key));
+      handle_event (self, e->event);
+      n_new++;
+      if (g_cancellable_is_cancelled (cu->cancellable))
+        {
+          catch_up_free (cu);
+          return;
+        }
+    }
+  cu->n_delivered += n_new;
+  g_clear_pointer (&cu->boundary, g_hash_table_unref);
+  cu->boundary = g_steal_pointer (&boundary);
+  note (self, "catch-up: /sync page %u: %u events, %u new", cu->sync_pages, n_raw, n_new);
+
+  if (n_raw < SYNC_PAGE_EVENTS)
+    {
+      note (self, "catch-up: %u missed events in %u pages", cu->n_delivered, cu->sync_pages);
+      catch_up_done (cu);
+      catch_up_free (cu);
+      return;
+    }
+
+  /* A full page: there is more. Page on from its last event, unless that would not move
+   * (a thousand events in one microsecond, or none with a time): then read the channels. */
+  if (last - 1 <= cu->page_since)
+    {
+      start_fallback (cu, "/sync pages do not advance");
+      return;
+    }
+  if (cu->sync_pages >= SYNC_MAX_PAGES)
+    {
+      note (self, "catch-up: stopping after %u /sync pages", cu->sync_pages);
+      catch_up_done (cu);
+      catch_up_free (cu);
+      return;
+    }
+  cu->page_since = last - 1;
+  request_sync_page (cu);
+}
+
+/* The fallback: each channel's messages since the watermark ------------------------ */
+
+static void fallback_next (CatchUp *cu);
+
+static void
+fallback_done (CatchUp *cu)
+{
+  ConfabConnectionManager *self = cu->self;
+  g_autoptr(JsonArray) array = json_array_new ();
+  g_autoptr(GArray) events = NULL;
+
+  for (guint i = 0; i < cu->found->len; i++)
+    json_array_add_object_element (array, json_object_ref (g_ptr_array_index (cu->found, i)));
+  events = sorted_events (array);
+  note (self, "catch-up: %u missed messages from %u channel queries", events->len, cu->cids->len);
+  for (guint i = 0; i < events->len; i++)
+    {
+      handle_event (self, g_array_index (events, SortedEvent, i).event);
+      if (g_cancellable_is_cancelled (cu->cancellable))
+        {
+          catch_up_free (cu);
+          return;
+        }
+    }
+  catch_up_done (cu);
   catch_up_free (cu);
 }
+
+/* A message.new like the one Stream would have sent, for a message read from a page. */
+static JsonObject *
+synthesise_message_new (const char *cid,
+                        JsonObject *message)
+{
+  JsonObject *event = json_object_new ();
+  const char *colon = strchr (cid, ':');
+  const char *created_at = json_object_get_string_member_with_default (message, "created_at", NULL);
+  JsonNode *user = json_object_get_member (message, "user");
+
+  json_object_set_string_member (event, "type", "message.new");
+  json_object_set_string_member (event, "cid", cid);
+  if (colon != NULL)
+    {
+      g_autofree char *type = g_strndup (cid, colon - cid);
+
+      json_object_set_string_member (event, "channel_type", type);
+      json_object_set_string_member (event, "channel_id", colon + 1);
+    }
+  json_object_set_string_member (event, "message_id", json_object_get_string_member_with_default (message, "id", ""));
+  json_object_set_object_member (event, "message", json_object_ref (message));
+  if (user != NULL && JSON_NODE_HOLDS_OBJECT (user))
+    json_object_set_object_member (event, "user", json_object_ref (json_node_get_object (user)));
+  if (created_at != NULL)
+    json_object_set_string_member (event, "created_at", created_at);
+  return event;
+}
+
+static void
+channel_page_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  CatchUp *cu = user_data;
+  ConfabConnectionManager *self = cu->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = confab_stream_client_query_channel_finish (CONFAB_STREAM_CLIENT (source), result, &error);
+  const char *cid = g_ptr_array_index (cu->cids, cu->channel);
+  JsonArray *messages = NULL;
+  JsonObject *oldest = NULL;
+  guint n;
+
+  if (g_cancellable_is_cancelled (cu->cancellable))
+    {
+      catch_up_free (cu);
+      return;
+    }
+  if (answer == NULL)
+    {
+      catch_up_failed (self, error);
+      catch_up_free (cu);
+      return;
+    }
+
+  if (json_object_has_member (answer, "messages") &&
+      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "messages")))
+    messages = json_object_get_array_member (answer, "messages");
+  n = messages != NULL ? json_array_get_length (messages) : 0;
+
+  /* A page is oldest first; keep what is newer than the watermark. */
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (messages, i);
+      JsonObject *message;
+      const char *type;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      message = json_node_get_object (node);
+      if (oldest == NULL)
+        oldest = message;
+      type = json_object_get_string_member_with_default (message, "type", "regular");
+      if (g_strcmp0 (type, "deleted") == 0 ||
+          parse_time (json_object_get_string_member_with_default (message, "created_at", NULL)) <= cu->since ||
+          json_object_get_string_member_with_default (message, "id", NULL) == NULL)
+        continue;
+      g_ptr_array_add (cu->found, synthesise_message_new (cid, message));
+    }
+
+  cu->message_pages++;
+  if (n >= FALLBACK_PAGE_MESSAGES && oldest != NULL &&
+      parse_time (json_object_get_string_member_with_default (oldest, "created_at", NULL)) > cu->since &&
+      json_object_get_string_member_with_default (oldest, "id", NULL) != NULL)
+    {
+      if (cu->message_pages < FALLBACK_MAX_PAGES)
+        {
+          g_free (cu->oldest_id);
+          cu->oldest_id = g_strdup (json_object_get_string_member (oldest, "id"));
+          fallback_next (cu);
+          return;
+        }
+      note (self, "catch-up: more than %u missed messages in one channel; the oldest are left to its history",
+            FALLBACK_PAGE_MESSAGES * FALLBACK_MAX_PAGES);
+    }
+
+  cu->channel++;
+  cu->message_pages = 0;
+  g_clear_pointer (&cu->oldest_id, g_free);
+  fallback_next (cu);
+}
+
+static void
+fallback_next (CatchUp *cu)
+{
+  ConfabConnectionManager *self = cu->self;
+  const char *cid;
+  const char *colon;
+  g_autofree char *type = NULL;
+
+  /* Skip anything that is not "type:id" (the server's answer is not trusted). */
+  while (cu->channel < cu->cids->len)
+    {
+      cid = g_ptr_array_index (cu->cids, cu->channel);
+      colon = strchr (cid, ':');
+      if (colon != NULL && colon != cid && colon[1] != '\0')
+        break;
+      cu->channel++;
+    }
+  if (cu->channel >= cu->cids->len)
+    {
+      fallback_done (cu);
+      return;
+    }
+
+  cid = g_ptr_array_index (cu->cids, cu->channel);
+  colon = strchr (cid, ':');
+  type = g_strndup (cid, colon - cid);
+  confab_stream_client_query_channel_async (self->rest, type, colon + 1, FALSE, FALSE,
+                                            FALLBACK_PAGE_MESSAGES, cu->oldest_id, NULL,
+                                            cu->cancellable, channel_page_cb, cu);
+}
+
+static void
+start_fallback (CatchUp    *cu,
+                const char *why)
+{
+  note (cu->self, "catch-up: %s; reading each channel's messages since the watermark instead", why);
+  g_clear_pointer (&cu->found, g_ptr_array_unref);
+  cu->found = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  cu->channel = 0;
+  cu->message_pages = 0;
+  g_clear_pointer (&cu->oldest_id, g_free);
+  fallback_next (cu);
+}
+
+/* Re-watching --------------------------------------------------------------------------- */
 
 static void
 query_channels_cb (GObject      *source,
@@ -1362,8 +1821,8 @@ query_channels_cb (GObject      *source,
   ConfabConnectionManager *self = cu->self;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) answer = confab_stream_client_query_channels_finish (CONFAB_STREAM_CLIENT (source), result, &error);
-  g_autoptr(GPtrArray) cids = NULL;
   JsonArray *channels = NULL;
+  guint n;
 
   if (g_cancellable_is_cancelled (cu->cancellable))
     {
@@ -1379,15 +1838,19 @@ query_channels_cb (GObject      *source,
     }
 
   /* The REST round trip is a quality sample too (the only one on long-poll). */
-  confab_quality_meter_add_rtt (self->meter, (guint) MAX (0, (confab_clock_now (self->clock) - cu->started) / 1000));
-  sync_quality (self);
+  if (cu->channel_pages == 0)
+    {
+      confab_quality_meter_add_rtt (self->meter, (guint) MAX (0, (confab_clock_now (self->clock) - cu->started) / 1000));
+      sync_quality (self);
+    }
+  cu->channel_pages++;
 
   if (json_object_has_member (answer, "channels") &&
       JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "channels")))
     channels = json_object_get_array_member (answer, "channels");
+  n = channels != NULL ? json_array_get_length (channels) : 0;
 
-  cids = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; channels != NULL && i < json_array_get_length (channels); i++)
+  for (guint i = 0; i < n; i++)
     {
       JsonNode *node = json_array_get_element (channels, i);
       JsonObject *channel = NULL;
@@ -1401,21 +1864,36 @@ query_channels_cb (GObject      *source,
       if (channel != NULL)
         cid = json_object_get_string_member_with_default (channel, "cid", NULL);
       if (cid != NULL)
-        g_ptr_array_add (cids, g_strdup (cid));
+        g_ptr_array_add (cu->cids, g_strdup (cid));
     }
-  g_ptr_array_add (cids, NULL);
-  note (self, "catch-up: watching %u channels", cids->len - 1);
 
-  if (cids->len == 1 || cu->since == 0)
+  /* A full page: more channels to watch. */
+  if (n >= CATCH_UP_CHANNEL_PAGE && cu->channel_pages < CATCH_UP_MAX_CHANNEL_PAGES)
     {
-      catch_up_done (self);
+      confab_stream_client_query_channels_async (self->rest, TRUE, FALSE, CATCH_UP_CHANNEL_PAGE,
+                                                 (int) (cu->channel_pages * CATCH_UP_CHANNEL_PAGE), 1,
+                                                 cu->cancellable, query_channels_cb, cu);
+      return;
+    }
+  note (self, "catch-up: watching %u channels", cu->cids->len);
+
+  if (cu->cids->len == 0 || cu->since == 0)
+    {
+      catch_up_done (cu);
       catch_up_free (cu);
       return;
     }
 
-  cu->cids = (char **) g_ptr_array_free (g_steal_pointer (&cids), FALSE);
-  confab_stream_client_sync_async (self->rest, (const char * const *) cu->cids, cu->since,
-                                   cu->cancellable, sync_cb, cu);
+  if (cu->cids->len > SYNC_MAX_CHANNELS)
+    {
+      g_autofree char *why = g_strdup_printf ("%u channels are more than /sync takes", cu->cids->len);
+
+      start_fallback (cu, why);
+      return;
+    }
+
+  cu->page_since = cu->since;
+  request_sync_page (cu);
 }
 
 static void
@@ -1442,13 +1920,16 @@ begin_catch_up (ConfabConnectionManager *self)
   g_cancellable_cancel (self->catch_up);
   g_clear_object (&self->catch_up);
   self->catch_up = g_cancellable_new ();
+  /* Live events from now on wait for the missed ones. */
+  self->holding = TRUE;
 
   cu->self = self;
   cu->cancellable = g_object_ref (self->catch_up);
   cu->started = confab_clock_now (self->clock);
   cu->since = self->watermark;
+  cu->cids = g_ptr_array_new_with_free_func (g_free);
   /* watch:true re-subscribes this connection to every channel of the user. */
-  confab_stream_client_query_channels_async (self->rest, TRUE, FALSE, 30, 0, 1,
+  confab_stream_client_query_channels_async (self->rest, TRUE, FALSE, CATCH_UP_CHANNEL_PAGE, 0, 1,
                                              cu->cancellable, query_channels_cb, cu);
 }
 
@@ -1473,14 +1954,13 @@ send_cb (GObject      *source,
   gboolean cancelled = g_cancellable_is_cancelled (send->cancellable);
   gboolean again = FALSE;
 
-  if (answer != NULL)
+  if (answer != NULL || confab_api_error_is_duplicate (error))
     {
       confab_outbox_mark_sent (self->outbox, send->item);
-      again = !cancelled;
-    }
-  else if (confab_api_error_is_duplicate (error))
-    {
-      confab_outbox_mark_sent (self->outbox, send->item);
+      confab_backoff_reset (self->pump_backoff);
+      if (self->last_error != NULL && confab_error_classify (self->last_error) == CONFAB_ERROR_RATE_LIMITED &&
+          self->state == CONFAB_CONNECTION_STATE_CONNECTED)
+        set_last_error (self, NULL);
       again = !cancelled;
     }
   else if (cancelled || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -1492,11 +1972,23 @@ send_cb (GObject      *source,
     }
   else
     {
-      /* Transient: back to queued, retried after the next (re)connect; permanent: failed. */
+      /* Permanent: failed, on to the next. Transient: back to queued and resent after a
+       * pause — the server's own when it rate-limits — or after the next reconnect. */
       confab_outbox_mark_failed (self->outbox, send->item, error);
       again = !confab_error_is_transient (error);
       if (!again)
-        g_debug ("Connection manager: outbox send held until the next connection");
+        {
+          guint delay_ms = confab_backoff_next_delay (self->pump_backoff);
+
+          if (confab_error_classify (error) == CONFAB_ERROR_RATE_LIMITED)
+            {
+              note_rate_limit (self, confab_stream_client_get_retry_at (self->rest));
+              set_last_error (self, error);
+              delay_ms = MAX (delay_ms, rate_limit_wait_ms (self));
+            }
+          note (self, "outbox send failed (%s): resending in %u ms", error->message, delay_ms);
+          schedule_pump (self, delay_ms);
+        }
     }
 
   self->pumping = FALSE;
@@ -1509,14 +2001,46 @@ send_cb (GObject      *source,
   g_object_unref (self);
 }
 
+static gboolean
+pump_retry_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  self->pump_retry_id = 0;
+  check_clock_jump (self);
+  set_next_retry (self, 0);
+  pump_outbox (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The next send in @delay_ms; next-retry says when. */
+static void
+schedule_pump (ConfabConnectionManager *self,
+               guint                    delay_ms)
+{
+  confab_clock_clear_timeout (self->clock, &self->pump_retry_id);
+  self->pump_retry_id = confab_clock_add_timeout (self->clock, MAX (delay_ms, 1), pump_retry_cb, self, NULL);
+  set_next_retry (self, confab_clock_wall (self->clock) + (gint64) delay_ms * 1000);
+}
+
 static void
 pump_outbox (ConfabConnectionManager *self)
 {
   ConfabOutboxItem *item;
   PumpSend *send;
+  guint wait_ms;
 
-  if (self->outbox == NULL || self->pumping || self->state != CONFAB_CONNECTION_STATE_CONNECTED)
+  if (self->outbox == NULL || self->pumping || self->pump_retry_id != 0 ||
+      self->state != CONFAB_CONNECTION_STATE_CONNECTED)
     return;
+  if (confab_outbox_get_n_pending (self->outbox) == 0)
+    return;
+  if ((wait_ms = rate_limit_wait_ms (self)) > 0)
+    {
+      note (self, "outbox: rate limited; sending in %u ms", wait_ms);
+      schedule_pump (self, wait_ms);
+      return;
+    }
 
   item = confab_outbox_next_pending (self->outbox);
   if (item == NULL)
@@ -1549,10 +2073,10 @@ probe_timeout_cb (gpointer user_data)
   g_autoptr(GError) error = NULL;
 
   self->probe_id = 0;
-  confab_quality_meter_add_probe (self->meter, FALSE);
-  sync_quality (self);
+  check_clock_jump (self);
+  /* The transport counted the probe as lost itself ("probe-lost"). */
   error = g_error_new (CONFAB_ERROR, CONFAB_ERROR_CONNECTION_LOST,
-                       "no answer to a probe within %u ms after a network change",
+                       "no answer to a probe within %u ms after a network change or a resume",
                        CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS);
   if (self->active != NULL)
     connection_lost (self, error);
@@ -1566,7 +2090,15 @@ immediate_round (ConfabConnectionManager *self,
 {
   gint64 now = confab_clock_now (self->clock);
   gint64 gap = now - self->last_immediate;
+  guint wait_ms = rate_limit_wait_ms (self);
 
+  if (wait_ms > 0)
+    {
+      note (self, "%s: rate limited, next round in %u ms", why, wait_ms);
+      schedule_round (self, wait_ms);
+      set_state (self, CONFAB_CONNECTION_STATE_RECONNECTING);
+      return;
+    }
   if (self->last_immediate != 0 && gap < IMMEDIATE_ROUND_GAP_US)
     {
       note (self, "%s: next round in %" G_GINT64_FORMAT " ms (one immediate round per second)",
@@ -1581,6 +2113,47 @@ immediate_round (ConfabConnectionManager *self,
   start_round (self);
 }
 
+/* Something says the link may have changed (network up, a resume): the breakers'
+ * failures describe the old situation; a connection is probed at once, a waiting round
+ * starts now. */
+static void
+wake_up (ConfabConnectionManager *self,
+         const char              *why)
+{
+  for (guint i = 0; i < N_STEPS; i++)
+    confab_circuit_breaker_reset (self->breakers[i]);
+  update_breakers (self);
+
+  switch (self->state)
+    {
+    case CONFAB_CONNECTION_STATE_CONNECTED:
+    case CONFAB_CONNECTION_STATE_UPDATING:
+      if (self->active != NULL && self->probe_id == 0 && confab_transport_probe (self->active->transport))
+        {
+          note (self, "%s: probing the connection", why);
+          self->probe_id = confab_clock_add_timeout (self->clock, CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS,
+                                                     probe_timeout_cb, self, NULL);
+        }
+      if (self->active != NULL && self->active->step != WEBSOCKET_STEP && self->upgrade == NULL)
+        {
+          self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
+          confab_clock_clear_timeout (self->clock, &self->upgrade_id);
+          upgrade_cb (self);
+        }
+      break;
+    case CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK:
+    case CONFAB_CONNECTION_STATE_RECONNECTING:
+      immediate_round (self, why);
+      break;
+    case CONFAB_CONNECTION_STATE_IDLE:
+    case CONFAB_CONNECTION_STATE_CONNECTING:
+    case CONFAB_CONNECTION_STATE_LIMITED:
+    case CONFAB_CONNECTION_STATE_FAILED:
+    default:
+      break;
+    }
+}
+
 static void
 on_network_changed (GNetworkMonitor *monitor,
                     gboolean         available,
@@ -1592,6 +2165,7 @@ on_network_changed (GNetworkMonitor *monitor,
       self->state == CONFAB_CONNECTION_STATE_FAILED)
     return;
 
+  check_clock_jump (self);
   note (self, "network changed (available: %s)", available ? "yes" : "no");
   confab_diagnostics_set_fact (self->diagnostics, "network available", available ? "yes" : "no");
 
@@ -1602,36 +2176,49 @@ on_network_changed (GNetworkMonitor *monitor,
       return;
     }
 
-  /* The breakers' failures describe the old network. */
-  for (guint i = 0; i < N_STEPS; i++)
-    confab_circuit_breaker_reset (self->breakers[i]);
-  update_breakers (self);
+  wake_up (self, "network available");
+}
 
-  switch (self->state)
+/* Suspend and resume --------------------------------------------------------------------- */
+
+static gboolean
+resume_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  self->resume_id = 0;
+  confab_connection_manager_notify_resumed (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called wherever the manager wakes up anyway: the monotonic clock stops during a
+ * suspend and the wall clock does not, so a wall clock that ran far ahead since the last
+ * wake-up means the machine slept (no logind needed). Handled from a fresh timeout, not
+ * in the middle of whatever woke us. */
+static void
+check_clock_jump (ConfabConnectionManager *self)
+{
+  gint64 wall = confab_clock_wall (self->clock);
+  gint64 now = confab_clock_now (self->clock);
+  gint64 gap = (wall - self->awake_wall) - (now - self->awake_now);
+
+  if (self->awake_known && self->resume_id == 0 &&
+      gap > (gint64) CONFAB_CONNECTION_MANAGER_SUSPEND_GAP_MS * 1000)
     {
-    case CONFAB_CONNECTION_STATE_CONNECTED:
-    case CONFAB_CONNECTION_STATE_UPDATING:
-      if (self->active != NULL && self->probe_id == 0 && confab_transport_probe (self->active->transport))
-        self->probe_id = confab_clock_add_timeout (self->clock, CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS,
-                                                   probe_timeout_cb, self, NULL);
-      if (self->active != NULL && self->active->step != WEBSOCKET_STEP && self->upgrade == NULL)
-        {
-          self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
-          confab_clock_clear_timeout (self->clock, &self->upgrade_id);
-          upgrade_cb (self);
-        }
-      break;
-    case CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK:
-    case CONFAB_CONNECTION_STATE_RECONNECTING:
-      immediate_round (self, "network available");
-      break;
-    case CONFAB_CONNECTION_STATE_IDLE:
-    case CONFAB_CONNECTION_STATE_CONNECTING:
-    case CONFAB_CONNECTION_STATE_LIMITED:
-    case CONFAB_CONNECTION_STATE_FAILED:
-    default:
-      break;
+      note (self, "the wall clock ran %" G_GINT64_FORMAT " s ahead of the monotonic one: resumed from a suspend",
+            gap / G_USEC_PER_SEC);
+      self->resume_id = confab_clock_add_timeout (self->clock, 0, resume_cb, self, NULL);
     }
+  self->awake_wall = wall;
+  self->awake_now = now;
+  self->awake_known = TRUE;
+}
+
+static void
+on_sleep_monitor_resumed (ConfabSleepMonitor      *monitor,
+                          ConfabConnectionManager *self)
+{
+  confab_connection_manager_notify_resumed (self);
 }
 
 /* GObject ------------------------------------------------------------------------------ */
@@ -1669,6 +2256,10 @@ confab_connection_manager_constructed (GObject *object)
 
   self->network_handler = g_signal_connect (self->network_monitor, "network-changed",
                                             G_CALLBACK (on_network_changed), self);
+  if (self->sleep_monitor == NULL)
+    self->sleep_monitor = confab_sleep_monitor_new (NULL);
+  self->sleep_handler = g_signal_connect (self->sleep_monitor, "resumed",
+                                          G_CALLBACK (on_sleep_monitor_resumed), self);
   load_watermark (self);
 }
 
@@ -1688,6 +2279,9 @@ confab_connection_manager_dispose (GObject *object)
     }
   g_clear_signal_handler (&self->network_handler, self->network_monitor);
   g_clear_object (&self->network_monitor);
+  if (self->sleep_monitor != NULL)
+    g_clear_signal_handler (&self->sleep_handler, self->sleep_monitor);
+  g_clear_object (&self->sleep_monitor);
   for (guint i = 0; i < N_STEPS; i++)
     g_clear_object (&self->breakers[i]);
   g_clear_object (&self->catch_up);
@@ -1697,6 +2291,7 @@ confab_connection_manager_dispose (GObject *object)
   g_clear_object (&self->outbox);
   g_clear_object (&self->diagnostics);
   g_clear_object (&self->backoff);
+  g_clear_object (&self->pump_backoff);
   g_clear_object (&self->meter);
   g_clear_object (&self->clock);
   g_clear_pointer (&self->user_details, json_object_unref);
@@ -1717,6 +2312,7 @@ confab_connection_manager_finalize (GObject *object)
   g_free (self->user_id);
   g_clear_error (&self->last_error);
   g_clear_pointer (&self->waiters, g_ptr_array_unref);
+  g_clear_pointer (&self->held, g_ptr_array_unref);
   g_clear_pointer (&self->seen, confab_seen_ids_free);
 
   G_OBJECT_CLASS (confab_connection_manager_parent_class)->finalize (object);
@@ -1795,6 +2391,15 @@ confab_connection_manager_get_property (GObject    *object,
     case PROP_WEBSOCKET_TIMEOUT_MS:
       g_value_set_uint (value, self->websocket_timeout_ms);
       break;
+    case PROP_WEBSOCKET_IDLE_PROBE_MS:
+      g_value_set_uint (value, self->websocket_idle_probe_ms);
+      break;
+    case PROP_WEBSOCKET_PROBE_TIMEOUT_MS:
+      g_value_set_uint (value, self->websocket_probe_timeout_ms);
+      break;
+    case PROP_SLEEP_MONITOR:
+      g_value_set_object (value, self->sleep_monitor);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1839,6 +2444,15 @@ confab_connection_manager_set_property (GObject      *object,
       break;
     case PROP_WEBSOCKET_TIMEOUT_MS:
       self->websocket_timeout_ms = g_value_get_uint (value);
+      break;
+    case PROP_WEBSOCKET_IDLE_PROBE_MS:
+      self->websocket_idle_probe_ms = g_value_get_uint (value);
+      break;
+    case PROP_WEBSOCKET_PROBE_TIMEOUT_MS:
+      self->websocket_probe_timeout_ms = g_value_get_uint (value);
+      break;
+    case PROP_SLEEP_MONITOR:
+      self->sleep_monitor = g_value_dup_object (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1904,6 +2518,15 @@ confab_connection_manager_class_init (ConfabConnectionManagerClass *klass)
     g_param_spec_uint ("websocket-timeout-ms", NULL, NULL, 1, 600000,
                        CONFAB_CONNECTION_MANAGER_DEFAULT_WEBSOCKET_TIMEOUT_MS, co);
 
+  properties[PROP_WEBSOCKET_IDLE_PROBE_MS] =
+    g_param_spec_uint ("websocket-idle-probe-ms", NULL, NULL, 1, 600000,
+                       CONFAB_WEBSOCKET_DEFAULT_IDLE_PROBE_MS, co);
+  properties[PROP_WEBSOCKET_PROBE_TIMEOUT_MS] =
+    g_param_spec_uint ("websocket-probe-timeout-ms", NULL, NULL, 1, 600000,
+                       CONFAB_WEBSOCKET_DEFAULT_PROBE_TIMEOUT_MS, co);
+  properties[PROP_SLEEP_MONITOR] =
+    g_param_spec_object ("sleep-monitor", NULL, NULL, CONFAB_TYPE_SLEEP_MONITOR, co);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_EVENT] =
@@ -1919,11 +2542,15 @@ confab_connection_manager_init (ConfabConnectionManager *self)
 {
   self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->backoff = confab_backoff_new ();
+  self->pump_backoff = confab_backoff_new ();
+  self->held = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   self->meter = confab_quality_meter_new ();
   self->seen = confab_seen_ids_new (CONFAB_SEEN_IDS_DEFAULT_CAPACITY);
   self->rtt_ms = -1;
   self->hedge_ms = CONFAB_CONNECTION_MANAGER_DEFAULT_HEDGE_MS;
   self->websocket_timeout_ms = CONFAB_CONNECTION_MANAGER_DEFAULT_WEBSOCKET_TIMEOUT_MS;
+  self->websocket_idle_probe_ms = CONFAB_WEBSOCKET_DEFAULT_IDLE_PROBE_MS;
+  self->websocket_probe_timeout_ms = CONFAB_WEBSOCKET_DEFAULT_PROBE_TIMEOUT_MS;
   self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
 }
 
@@ -2011,8 +2638,11 @@ confab_connection_manager_connect_async (ConfabConnectionManager *self,
     self->user_details = json_object_ref (user_details);
   set_last_error (self, NULL);
   confab_backoff_reset (self->backoff);
+  confab_backoff_reset (self->pump_backoff);
+  self->rate_limited_until = 0;
   for (guint i = 0; i < N_STEPS; i++)
     confab_circuit_breaker_reset (self->breakers[i]);
+  check_clock_jump (self);
   confab_diagnostics_set_identity (self->diagnostics, user_id, NULL, NULL, NULL);
 
   add_waiter (self, g_steal_pointer (&task));
@@ -2070,6 +2700,28 @@ confab_connection_manager_retry_now (ConfabConnectionManager *self)
     default:
       break;
     }
+}
+
+void
+confab_connection_manager_notify_resumed (ConfabConnectionManager *self)
+{
+  g_return_if_fail (CONFAB_IS_CONNECTION_MANAGER (self));
+
+  confab_clock_clear_timeout (self->clock, &self->resume_id);
+  self->awake_wall = confab_clock_wall (self->clock);
+  self->awake_now = confab_clock_now (self->clock);
+  if (self->user_id == NULL || self->state == CONFAB_CONNECTION_STATE_IDLE ||
+      self->state == CONFAB_CONNECTION_STATE_FAILED)
+    return;
+
+  note (self, "resumed from a suspend");
+  if (!network_available (self))
+    {
+      stop_all (self);
+      set_state (self, CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK);
+      return;
+    }
+  wake_up (self, "resumed from a suspend");
 }
 
 ConfabOutboxItem *

@@ -11,6 +11,7 @@
 #include "confab-diagnostics.h"
 #include "confab-outbox.h"
 #include "confab-quality.h"
+#include "confab-sleep-monitor.h"
 #include "confab-stream-client.h"
 #include "confab-token-provider.h"
 #include "confab-transport.h"
@@ -38,8 +39,12 @@ GType confab_connection_state_get_type (void) G_GNUC_CONST;
 /* While on long-poll, WebSocket is tried again after 15 s, doubling to 60 s. */
 #define CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS         15000
 #define CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MAX_MS         60000
-/* A probe after a network change must be answered within this. */
+/* A probe after a network change or a resume must be answered within this. */
 #define CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS            3000
+/* When the wall clock moved this much further than the monotonic one between two of the
+ * manager's wake-ups, the machine was suspended (the monotonic clock stops): act as on a
+ * resume. */
+#define CONFAB_CONNECTION_MANAGER_SUSPEND_GAP_MS               10000
 
 #define CONFAB_TYPE_CONNECTION_MANAGER (confab_connection_manager_get_type ())
 
@@ -51,7 +56,23 @@ G_DECLARE_FINAL_TYPE (ConfabConnectionManager, confab_connection_manager, CONFAB
  * user-id. Construct-only: base-url, api-key, token-provider, clock (default: the
  * system clock), outbox (nullable), diagnostics (created if NULL), network-monitor
  * (default g_network_monitor_get_default()), state-dir (nullable: where the catch-up
- * watermark is kept), hedge-ms, websocket-timeout-ms.
+ * watermark is kept), hedge-ms, websocket-timeout-ms, websocket-idle-probe-ms and
+ * websocket-probe-timeout-ms (the WebSocket's liveness probes), sleep-monitor (default: a
+ * ConfabSleepMonitor on the system bus).
+ *
+ * Catch-up (state UPDATING, after every connect and transport change): the user's
+ * channels are re-watched (every page of them), then what was missed since the stored
+ * watermark is fetched with /sync, page after page while Stream answers its cap of
+ * 1000 events; when /sync is refused (a watermark older than 30 days, more than 255
+ * channels) each channel's messages since the watermark are queried instead, page by
+ * page. Missed events are delivered in order, each message once, before the state says
+ * CONNECTED; live events that arrive meanwhile are held and delivered after them.
+ *
+ * Rate limits: an answer "too many requests" (HTTP 429, Stream code 9, 60 or 71) that
+ * says when to come back (Retry-After, in seconds or as an HTTP-date, or Stream's
+ * X-RateLimit-Reset) holds every connect round and outbox send until then, at most the
+ * backoff cap (30 s); next-retry shows when, last-error carries the error (classified
+ * CONFAB_ERROR_RATE_LIMITED).
  *
  * Signals: ::event (JsonObject *event) for every incoming event, ::message-received
  * (JsonObject *message) for each message.new's message, de-duplicated by id. */
@@ -79,6 +100,11 @@ void                     confab_connection_manager_disconnect     (ConfabConnect
 /* Starts a round now (at most one immediate round per second; an OPEN breaker is not
  * bypassed: the other transport is tried). */
 void                     confab_connection_manager_retry_now      (ConfabConnectionManager *self);
+/* The machine resumed from a suspend: as on a network change, a connected link is probed
+ * at once (and dropped if it does not answer within PROBE_DEADLINE_MS) and a waiting
+ * round starts now. The sleep monitor and a jump of the wall clock call this too; the
+ * app may call it on its own signal (a portal, a screen unlock). */
+void                     confab_connection_manager_notify_resumed (ConfabConnectionManager *self);
 /* Enqueues @text for @cid in the outbox (written to disk before this returns) and
  * starts sending when connected. Needs an outbox. */
 ConfabOutboxItem        *confab_connection_manager_send_text      (ConfabConnectionManager *self,

@@ -40,11 +40,4 @@ gint64           confab_jwt_claims_get_refresh_time (const ConfabJwtClaims  *cla
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabJwtClaims, confab_jwt_claims_free)
 
-/* For the core's own use: parses untrusted @data as a JSON object. Refuses invalid
- * UTF-8 and nesting deeper than 512 levels (json-glib recurses per level, so a body of
- * "[[[[…" would overflow the stack). Fails with CONFAB_ERROR_PROTOCOL. */
-JsonObject      *_confab_json_parse_untrusted_object (const char            *data,
-                                                      gsize                  length,
-                                                      GError               **error);
-
 G_END_DECLS

@@ -7,10 +7,14 @@
 #include <libsoup/soup.h>
 
 #include "confab-error.h"
+#include "confab-json-private.h"
 #include "confab-longpoll-transport.h"
+#include "confab-rate-limit.h"
 
 /* A held poll answer is small; anything this big is not Stream. */
 #define MAX_RESPONSE_BYTES (16 * 1024 * 1024)
+/* RFC 6585; libsoup 3.2 has no name for it. */
+#define HTTP_TOO_MANY_REQUESTS 429
 
 struct _ConfabLongpollTransport
 {
@@ -225,40 +229,46 @@ on_deadline (gpointer user_data)
 }
 
 /* The body as a JSON object, or the error it means: Stream's error JSON, another HTTP
- * failure, or something that is not Stream at all. */
+ * failure, or something that is not Stream at all. A "too many requests" answer also
+ * notes when the server allows the next attempt. */
 static JsonObject *
-read_response (SoupMessage  *msg,
-               GBytes       *body,
-               GError      **error)
+read_response (ConfabLongpollTransport  *self,
+               SoupMessage              *msg,
+               GBytes                   *body,
+               GError                  **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GError) parse_error = NULL;
   guint status = soup_message_get_status (msg);
   const char *data;
   gsize length = 0;
-  JsonNode *root;
-  JsonObject *object = NULL;
 
   data = g_bytes_get_data (body, &length);
-  if (length > 0 && length <= MAX_RESPONSE_BYTES && g_utf8_validate_len (data, length, NULL) &&
-      json_parser_load_from_data (parser, data, length, NULL))
-    {
-      root = json_parser_get_root (parser);
-      if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
-        object = json_node_get_object (root);
-    }
+  if (length <= MAX_RESPONSE_BYTES)
+    object = _confab_json_parse_untrusted_object (data, length, &parse_error);
 
   if (!SOUP_STATUS_IS_SUCCESSFUL (status))
     {
+      GError *refusal;
+
       if (object != NULL && json_object_has_member (object, "code"))
         {
           gint64 code = json_object_get_int_member_with_default (object, "code", CONFAB_API_ERROR_INTERNAL);
           const char *message = json_object_get_string_member_with_default (object, "message", "long-poll refused");
 
-          g_propagate_error (error, confab_api_error_new (code, status, message));
+          refusal = confab_api_error_new (code, status, message);
         }
       else
-        g_set_error (error, CONFAB_ERROR, status >= 500 ? CONFAB_ERROR_SERVER : CONFAB_ERROR_REJECTED,
-                     "long-poll answered HTTP %u without a Stream error", status);
+        refusal = g_error_new (CONFAB_ERROR,
+                               status == HTTP_TOO_MANY_REQUESTS ? CONFAB_ERROR_RATE_LIMITED
+                               : status >= 500 ? CONFAB_ERROR_SERVER : CONFAB_ERROR_REJECTED,
+                               "long-poll answered HTTP %u without a Stream error", status);
+      /* "Too many requests" (429, code 9, 60, 71): when may we come back? */
+      if (confab_error_classify (refusal) == CONFAB_ERROR_RATE_LIMITED)
+        _confab_transport_set_retry_at (CONFAB_TRANSPORT (self),
+                                        confab_rate_limit_retry_at (soup_message_get_response_headers (msg),
+                                                                    g_get_real_time ()));
+      g_propagate_error (error, refusal);
       return NULL;
     }
 
@@ -268,7 +278,7 @@ read_response (SoupMessage  *msg,
                    "long-poll answered HTTP %u with something that is not a JSON object", status);
       return NULL;
     }
-  return json_object_ref (object);
+  return g_steal_pointer (&object);
 }
 
 static GError *
@@ -319,7 +329,7 @@ on_poll_done (GObject      *source,
       lose (self, transport_error (self, g_steal_pointer (&error), self->poll_timeout_ms));
       return;
     }
-  response = read_response (msg, body, &error);
+  response = read_response (self, msg, body, &error);
   if (response == NULL)
     {
       lose (self, g_steal_pointer (&error));
@@ -410,7 +420,7 @@ on_connect_done (GObject      *source,
       finish_connect (self, transport_error (self, g_steal_pointer (&error), self->connect_timeout_ms));
       return;
     }
-  response = read_response (msg, body, &error);
+  response = read_response (self, msg, body, &error);
   if (response == NULL)
     {
       finish_connect (self, g_steal_pointer (&error));

@@ -51,6 +51,10 @@ const char          *confab_stream_client_get_connection_id      (ConfabStreamCl
  * connection ends; requests carry it so Stream ties watches to that connection. */
 void                 confab_stream_client_set_connection_id      (ConfabStreamClient   *self,
                                                                   const char           *connection_id);
+/* After an answer that said "too many requests" (HTTP 429, or Stream's codes 9, 60 and
+ * 71): when the server allows the next request, in wall µs, from its Retry-After or
+ * X-RateLimit-Reset header; 0 when it did not say. Replaced by each such answer. */
+gint64               confab_stream_client_get_retry_at           (ConfabStreamClient   *self);
 guint                confab_stream_client_get_timeout_ms         (ConfabStreamClient   *self);
 void                 confab_stream_client_set_timeout_ms         (ConfabStreamClient   *self,
                                                                   guint                 timeout_ms);
@@ -161,19 +165,6 @@ void                 confab_stream_client_sync_async             (ConfabStreamCl
                                                                   gpointer              user_data);
 JsonObject          *confab_stream_client_sync_finish            (ConfabStreamClient   *self,
                                                                   GAsyncResult         *result,
-                                                                  GError              **error);
-
-/* For the core's own use: sends @msg on @session and reads the whole body, at most
- * @max_size bytes (more → CONFAB_ERROR_PROTOCOL). With @timeout_ms > 0 the exchange
- * fails with CONFAB_ERROR_TIMEOUT after that long. The status and headers stay on @msg. */
-void                 _confab_http_send_async                     (SoupSession          *session,
-                                                                  SoupMessage          *msg,
-                                                                  gsize                 max_size,
-                                                                  guint                 timeout_ms,
-                                                                  GCancellable         *cancellable,
-                                                                  GAsyncReadyCallback   callback,
-                                                                  gpointer              user_data);
-GBytes              *_confab_http_send_finish                    (GAsyncResult         *result,
                                                                   GError              **error);
 
 G_END_DECLS

@@ -30,6 +30,7 @@ typedef struct
   ConfabStage          stage;
   JsonObject          *me;
   gint64               last_activity;
+  gint64               retry_at;        /* wall µs from a 429, 0 if none */
   ConfabStage          request_stage;   /* once the request is on its way */
 } ConfabTransportPrivate;
 
@@ -48,6 +49,7 @@ enum {
   SIGNAL_EVENT,
   SIGNAL_LOST,
   SIGNAL_RTT,
+  SIGNAL_PROBE_LOST,
   N_SIGNALS
 };
 
@@ -277,6 +279,16 @@ confab_transport_class_init (ConfabTransportClass *klass)
   signals[SIGNAL_RTT] =
     g_signal_new ("rtt", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+
+  /**
+   * ConfabTransport::probe-lost:
+   *
+   * A liveness probe got no answer within its deadline. The link may still be alive
+   * (a lossy or congested one); "lost" follows only when it is declared dead.
+   */
+  signals[SIGNAL_PROBE_LOST] =
+    g_signal_new ("probe-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -295,6 +307,7 @@ confab_transport_connect_async (ConfabTransport           *self,
   g_return_if_fail (params != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  _confab_transport_set_retry_at (self, 0);
   CONFAB_TRANSPORT_GET_CLASS (self)->connect_async (self, params, cancellable, callback, user_data);
 }
 
@@ -380,6 +393,15 @@ confab_transport_get_last_activity (ConfabTransport *self)
   return priv->last_activity;
 }
 
+gint64
+confab_transport_get_retry_at (ConfabTransport *self)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  g_return_val_if_fail (CONFAB_IS_TRANSPORT (self), 0);
+  return priv->retry_at;
+}
+
 void
 _confab_transport_set_stage (ConfabTransport *self,
                              ConfabStage      stage)
@@ -437,6 +459,21 @@ _confab_transport_emit_rtt (ConfabTransport *self,
                             guint            rtt_ms)
 {
   g_signal_emit (self, signals[SIGNAL_RTT], 0, rtt_ms);
+}
+
+void
+_confab_transport_emit_probe_lost (ConfabTransport *self)
+{
+  g_signal_emit (self, signals[SIGNAL_PROBE_LOST], 0);
+}
+
+void
+_confab_transport_set_retry_at (ConfabTransport *self,
+                                gint64           retry_at)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  priv->retry_at = retry_at;
 }
 
 void

@@ -94,6 +94,10 @@ const char          *confab_transport_get_connection_id (ConfabTransport        
 ConfabStage          confab_transport_get_stage         (ConfabTransport           *self);
 JsonObject          *confab_transport_get_me            (ConfabTransport           *self);
 gint64               confab_transport_get_last_activity (ConfabTransport           *self);
+/* After a failed connect answered "too many requests" (HTTP 429): when the server allows
+ * the next attempt (wall µs, from Retry-After or X-RateLimit-Reset), 0 if it did not say.
+ * Cleared when the next connect starts. */
+gint64               confab_transport_get_retry_at      (ConfabTransport           *self);
 
 /* For subclasses. */
 void                 _confab_transport_set_stage        (ConfabTransport           *self,
@@ -109,6 +113,9 @@ void                 _confab_transport_emit_lost        (ConfabTransport        
                                                          const GError              *error);
 void                 _confab_transport_emit_rtt         (ConfabTransport           *self,
                                                          guint                      rtt_ms);
+void                 _confab_transport_emit_probe_lost  (ConfabTransport           *self);
+void                 _confab_transport_set_retry_at     (ConfabTransport           *self,
+                                                         gint64                     retry_at);
 void                 _confab_transport_touch            (ConfabTransport           *self);
 GError              *_confab_transport_error_from_frame (JsonObject                *frame);
 gboolean             _confab_transport_check_params     (const ConfabConnectParams *params,

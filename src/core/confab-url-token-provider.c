@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "confab-error.h"
+#include "confab-http-private.h"
+#include "confab-json-private.h"
 #include "confab-jwt-claims.h"
 #include "confab-secure-url.h"
-#include "confab-stream-client.h"
 #include "confab-url-token-provider.h"
 
 /* RFC 6585; libsoup 3.2 has no name for it. */

@@ -7,7 +7,12 @@
 #include <libsoup/soup.h>
 
 #include "confab-error.h"
+#include "confab-json-private.h"
+#include "confab-rate-limit.h"
 #include "confab-websocket-transport.h"
+
+/* RFC 6585; libsoup 3.2 has no name for it. */
+#define HTTP_TOO_MANY_REQUESTS 429
 
 struct _ConfabWebsocketTransport
 {
@@ -16,6 +21,7 @@ struct _ConfabWebsocketTransport
   guint                    connect_timeout_ms;
   guint                    idle_probe_ms;
   guint                    probe_timeout_ms;
+  guint                    max_lost_probes;
 
   SoupSession             *session;
   SoupMessage             *handshake;
@@ -30,11 +36,14 @@ struct _ConfabWebsocketTransport
   guint                    connect_timeout_id;
   gboolean                 timed_out;
   GError                  *frame_error;       /* a connection.error before the close */
+  GError                  *socket_error;      /* why libsoup closed it (bad UTF-8, too big…) */
 
   gboolean                 usable;
   gboolean                 closing;           /* we asked for it: no "lost" */
   guint                    liveness_id;
   gint64                   probe_sent_at;     /* 0 when no probe is out */
+  gint64                   silent_since;      /* the first unanswered probe of a series */
+  guint                    n_unanswered;      /* lost probes in a row, nothing else heard */
 };
 
 G_DEFINE_FINAL_TYPE (ConfabWebsocketTransport, confab_websocket_transport, CONFAB_TYPE_TRANSPORT)
@@ -44,6 +53,7 @@ enum {
   PROP_CONNECT_TIMEOUT_MS,
   PROP_IDLE_PROBE_MS,
   PROP_PROBE_TIMEOUT_MS,
+  PROP_MAX_LOST_PROBES,
   N_PROPS
 };
 
@@ -99,6 +109,8 @@ teardown_socket (ConfabWebsocketTransport *self)
   g_clear_object (&self->handshake);
   self->usable = FALSE;
   self->probe_sent_at = 0;
+  self->silent_since = 0;
+  self->n_unanswered = 0;
 }
 
 static void
@@ -114,6 +126,7 @@ confab_websocket_transport_dispose (GObject *object)
   g_clear_object (&self->connect_cancellable);
   g_clear_object (&self->session);
   g_clear_error (&self->frame_error);
+  g_clear_error (&self->socket_error);
 
   G_OBJECT_CLASS (confab_websocket_transport_parent_class)->dispose (object);
 }
@@ -146,6 +159,9 @@ confab_websocket_transport_get_property (GObject    *object,
       break;
     case PROP_PROBE_TIMEOUT_MS:
       g_value_set_uint (value, self->probe_timeout_ms);
+      break;
+    case PROP_MAX_LOST_PROBES:
+      g_value_set_uint (value, self->max_lost_probes);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -183,6 +199,9 @@ confab_websocket_transport_set_property (GObject      *object,
     case PROP_PROBE_TIMEOUT_MS:
       set_uint (self, &self->probe_timeout_ms, g_value_get_uint (value), prop_id);
       break;
+    case PROP_MAX_LOST_PROBES:
+      set_uint (self, &self->max_lost_probes, g_value_get_uint (value), prop_id);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -190,22 +209,17 @@ confab_websocket_transport_set_property (GObject      *object,
 
 /* Frames ------------------------------------------------------------------------------- */
 
+/* A text frame as a JSON object, or NULL: not UTF-8, not JSON, not an object, or nested
+ * deeper than json-glib's recursion can take (a 4 MiB frame of "[[[[" would overflow the
+ * stack). */
 static JsonObject *
 parse_frame (GBytes *message)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   const char *data;
   gsize length = 0;
-  JsonNode *root;
 
   data = g_bytes_get_data (message, &length);
-  if (length == 0 || !g_utf8_validate_len (data, length, NULL) ||
-      !json_parser_load_from_data (parser, data, length, NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return NULL;
-  return json_object_ref (json_node_get_object (root));
+  return _confab_json_parse_untrusted_object (data, length, NULL);
 }
 
 static void
@@ -287,6 +301,10 @@ on_message (SoupWebsocketConnection *ws,
       gint64 rtt = (g_get_monotonic_time () - self->probe_sent_at) / 1000;
 
       self->probe_sent_at = 0;
+      self->n_unanswered = 0;
+      self->silent_since = 0;
+      /* The next probe after idle-probe-ms of silence, not when this one would have expired. */
+      arm_liveness (self, self->idle_probe_ms);
       _confab_transport_emit_rtt (CONFAB_TRANSPORT (self), (guint) CLAMP (rtt, 0, G_MAXINT));
     }
 
@@ -300,8 +318,32 @@ close_error (ConfabWebsocketTransport *self)
 
   if (self->frame_error != NULL)
     return g_error_copy (self->frame_error);
+  if (self->socket_error != NULL)
+    return g_error_new (CONFAB_ERROR, CONFAB_ERROR_PROTOCOL, "the server broke the WebSocket protocol (%s)",
+                        self->socket_error->message);
+  /* A close for a broken frame (invalid UTF-8, too big, bad data) is a protocol error,
+   * whichever side noticed it. */
+  if (code == SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR || code == SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA ||
+      code == SOUP_WEBSOCKET_CLOSE_BAD_DATA || code == SOUP_WEBSOCKET_CLOSE_TOO_BIG)
+    return g_error_new (CONFAB_ERROR, CONFAB_ERROR_PROTOCOL,
+                        "the WebSocket was closed because a frame broke the protocol (code %u)", code);
   return g_error_new (CONFAB_ERROR, CONFAB_ERROR_CONNECTION_LOST,
                       "the server closed the connection (code %u)", code);
+}
+
+/* libsoup refuses a frame (invalid UTF-8 in a text frame, over the size limit, a bad
+ * opcode) by closing the socket; keep why, so the close is not a mystery. */
+static void
+on_socket_error (SoupWebsocketConnection *ws,
+                 GError                  *error,
+                 gpointer                 user_data)
+{
+  ConfabWebsocketTransport *self = user_data;
+
+  g_debug ("websocket error: %s %d", g_quark_to_string (error->domain), error->code);
+  /* A socket that just failed (G_IO_ERROR) is a lost connection, said by on_closed(). */
+  if (self->socket_error == NULL && error->domain == SOUP_WEBSOCKET_ERROR)
+    self->socket_error = g_error_copy (error);
 }
 
 static void
@@ -355,6 +397,57 @@ send_probe (ConfabWebsocketTransport *self)
   return TRUE;
 }
 
+static void
+declare_dead (ConfabWebsocketTransport *self,
+              gint64                    silent_ms)
+{
+  ConfabTransport *transport = CONFAB_TRANSPORT (self);
+  g_autoptr(GError) error = g_error_new (CONFAB_ERROR, CONFAB_ERROR_TIMEOUT,
+                                         "no answer from the server for %" G_GINT64_FORMAT " ms",
+                                         silent_ms);
+
+  g_debug ("websocket dead: %u probes unanswered, silent for %" G_GINT64_FORMAT " ms",
+           self->n_unanswered, silent_ms);
+  teardown_socket (self);
+  _confab_transport_set_stage (transport, CONFAB_STAGE_IDLE);
+  if (!self->closing)
+    _confab_transport_emit_lost (transport, error);
+}
+
+/* A probe's deadline passed without its answer: it counts as lost. If nothing at all was
+ * heard since the series began, ask again, up to max-lost-probes; then the link is dead.
+ * If other frames came, the link lives and only the answer was missing. */
+static void
+probe_deadline_passed (ConfabWebsocketTransport *self,
+                       gint64                    now)
+{
+  ConfabTransport *transport = CONFAB_TRANSPORT (self);
+  gboolean heard = confab_transport_get_last_activity (transport) >= self->silent_since;
+  g_autoptr(ConfabWebsocketTransport) hold = g_object_ref (self);
+
+  self->probe_sent_at = 0;
+  self->n_unanswered++;
+  g_debug ("websocket: probe %u unanswered after %u ms", self->n_unanswered, self->probe_timeout_ms);
+  _confab_transport_emit_probe_lost (transport);
+  if (self->ws == NULL || self->closing)
+    return;   /* a handler disconnected us */
+
+  if (heard)
+    {
+      self->n_unanswered = 0;
+      self->silent_since = 0;
+      arm_liveness (self, self->idle_probe_ms);
+      return;
+    }
+  if (self->n_unanswered >= MAX (self->max_lost_probes, 1))
+    {
+      declare_dead (self, (now - self->silent_since) / 1000);
+      return;
+    }
+  send_probe (self);
+  arm_liveness (self, self->probe_timeout_ms);
+}
+
 static gboolean
 on_liveness (gpointer user_data)
 {
@@ -365,27 +458,21 @@ on_liveness (gpointer user_data)
 
   self->liveness_id = 0;
 
-  if (self->probe_sent_at != 0 && confab_transport_get_last_activity (transport) < self->probe_sent_at)
+  if (self->probe_sent_at != 0)
     {
-      if ((now - self->probe_sent_at) / 1000 >= self->probe_timeout_ms)
-        {
-          g_autoptr(GError) error = g_error_new (CONFAB_ERROR, CONFAB_ERROR_TIMEOUT,
-                                                 "no answer from the server for %" G_GINT64_FORMAT " ms",
-                                                 idle_ms);
+      gint64 waited_ms = (now - self->probe_sent_at) / 1000;
 
-          g_debug ("websocket dead: silent for %" G_GINT64_FORMAT " ms", idle_ms);
-          teardown_socket (self);
-          _confab_transport_set_stage (transport, CONFAB_STAGE_IDLE);
-          if (!self->closing)
-            _confab_transport_emit_lost (transport, error);
-          return G_SOURCE_REMOVE;
-        }
-      arm_liveness (self, self->probe_timeout_ms - (now - self->probe_sent_at) / 1000);
+      if (waited_ms >= self->probe_timeout_ms)
+        probe_deadline_passed (self, now);
+      else
+        arm_liveness (self, self->probe_timeout_ms - waited_ms);
       return G_SOURCE_REMOVE;
     }
 
   if (idle_ms >= self->idle_probe_ms)
     {
+      self->silent_since = now;
+      self->n_unanswered = 0;
       send_probe (self);
       arm_liveness (self, self->probe_timeout_ms);
     }
@@ -413,6 +500,8 @@ confab_websocket_transport_probe (ConfabTransport *transport)
     return self->probe_sent_at != 0;
   if (!send_probe (self))
     return FALSE;
+  self->silent_since = self->probe_sent_at;
+  self->n_unanswered = 0;
   arm_liveness (self, self->probe_timeout_ms);
   return TRUE;
 }
@@ -440,6 +529,16 @@ on_websocket_connected (GObject      *source,
                                            "no WebSocket connection within %u ms", self->connect_timeout_ms));
       else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         finish_connect (self, g_steal_pointer (&error));
+      else if (status == HTTP_TOO_MANY_REQUESTS)
+        {
+          /* Slow down rather than fail over: the limit is the app's or the user's. */
+          _confab_transport_set_retry_at (CONFAB_TRANSPORT (self),
+                                          confab_rate_limit_retry_at (soup_message_get_response_headers (self->handshake),
+                                                                      g_get_real_time ()));
+          finish_connect (self, g_error_new (CONFAB_ERROR, CONFAB_ERROR_RATE_LIMITED,
+                                             "the WebSocket upgrade was answered with HTTP %u (too many requests)",
+                                             status));
+        }
       else if (status >= 100 && status != SOUP_STATUS_SWITCHING_PROTOCOLS)
         finish_connect (self, g_error_new (CONFAB_ERROR, CONFAB_ERROR_UPGRADE_REJECTED,
                                            "the WebSocket upgrade was answered with HTTP %u", status));
@@ -463,6 +562,7 @@ on_websocket_connected (GObject      *source,
                 NULL);
   g_signal_connect (ws, "message", G_CALLBACK (on_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), self);
+  g_signal_connect (ws, "error", G_CALLBACK (on_socket_error), self);
   _confab_transport_set_stage (CONFAB_TRANSPORT (self), CONFAB_STAGE_AUTHENTICATING);
 }
 
@@ -579,6 +679,7 @@ confab_websocket_transport_connect_async (ConfabTransport           *transport,
   self->closing = FALSE;
   self->timed_out = FALSE;
   g_clear_error (&self->frame_error);
+  g_clear_error (&self->socket_error);
   self->connect_task = g_steal_pointer (&task);
   g_clear_object (&self->connect_cancellable);
   self->connect_cancellable = g_cancellable_new ();
@@ -656,6 +757,11 @@ confab_websocket_transport_class_init (ConfabWebsocketTransportClass *klass)
     g_param_spec_uint ("probe-timeout-ms", NULL, NULL, 1, 600000,
                        CONFAB_WEBSOCKET_DEFAULT_PROBE_TIMEOUT_MS,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Probes in a row without any frame heard before the link is declared dead. */
+  properties[PROP_MAX_LOST_PROBES] =
+    g_param_spec_uint ("max-lost-probes", NULL, NULL, 1, 100,
+                       CONFAB_WEBSOCKET_DEFAULT_MAX_LOST_PROBES,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -665,6 +771,7 @@ confab_websocket_transport_init (ConfabWebsocketTransport *self)
   self->connect_timeout_ms = CONFAB_WEBSOCKET_DEFAULT_CONNECT_TIMEOUT_MS;
   self->idle_probe_ms = CONFAB_WEBSOCKET_DEFAULT_IDLE_PROBE_MS;
   self->probe_timeout_ms = CONFAB_WEBSOCKET_DEFAULT_PROBE_TIMEOUT_MS;
+  self->max_lost_probes = CONFAB_WEBSOCKET_DEFAULT_MAX_LOST_PROBES;
   /* Its own session: nothing else queues behind the upgrade. */
   self->session = soup_session_new_with_options ("user-agent", "confab/" PACKAGE_VERSION,
                                                  "timeout", 0,

@@ -4,11 +4,15 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "confab-sandbox-demo.h"
 #include "confab-sandbox-server-private.h"
 
-/* Stream's /sync returns at most this many events; clients re-query channels beyond it. */
+/* Stream's /sync returns at most this many events; clients page on from the last one. */
 #define SYNC_MAX_EVENTS 1000
+/* …and refuses a last_sync_at older than this; clients query the channels instead. */
+#define SYNC_MAX_AGE_USEC (G_GINT64_CONSTANT (30) * 24 * 60 * 60 * G_USEC_PER_SEC)
 
 JsonObject *
 _confab_sandbox_api_sync (ConfabSandboxRequest *request,
@@ -31,6 +35,13 @@ _confab_sandbox_api_sync (ConfabSandboxRequest *request,
       !confab_sandbox_parse_time (since_text, &since, error))
     return NULL;
 
+  if (since < g_get_real_time () - SYNC_MAX_AGE_USEC)
+    {
+      g_set_error_literal (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_INPUT,
+                           "invalid request: last_sync_at is more than 30 days ago");
+      return NULL;
+    }
+
   if (g_strv_length (cids) > 255)
     {
       g_set_error_literal (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_INPUT,
@@ -49,7 +60,7 @@ _confab_sandbox_api_sync (ConfabSandboxRequest *request,
     }
   allowed_cids = g_strv_builder_end (allowed);
 
-  messages = confab_sandbox_store_messages_since (self->store, allowed_cids, since, SYNC_MAX_EVENTS, error);
+  messages = confab_sandbox_store_sync_messages (self->store, allowed_cids, since, SYNC_MAX_EVENTS, error);
   if (messages == NULL)
     {
       json_array_unref (inaccessible);
@@ -179,4 +190,118 @@ _confab_sandbox_api_stats (ConfabSandboxRequest *request,
   json_object_set_int_member (result, "longpoll", longpoll);
   json_object_set_int_member (result, "online_users", confab_sandbox_hub_get_n_online_users (hub));
   return result;
+}
+
+/* Rate limits (sandbox-only fault injection) ----------------------------------------- */
+
+#define MAX_RATE_LIMITS 64
+
+void
+_confab_sandbox_rate_limit_free (ConfabSandboxRateLimit *limit)
+{
+  g_free (limit->path);
+  g_free (limit->retry_after);
+  g_free (limit);
+}
+
+/* A header value we may send back: printable ASCII, no line breaks. */
+static gboolean
+is_header_text (const char *text)
+{
+  if (*text == '\0' || strlen (text) > 128)
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p++)
+    if (*p < 0x20 || *p > 0x7e)
+      return FALSE;
+  return TRUE;
+}
+
+/* Answers @msg with 429 when a rule for @path has requests left; TRUE if it did. */
+gboolean
+_confab_sandbox_rate_limited (ConfabSandboxServer *self,
+                              SoupServerMessage   *msg,
+                              const char          *path)
+{
+  SoupMessageHeaders *headers;
+
+  if (self->rate_limits == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < self->rate_limits->len; i++)
+    {
+      ConfabSandboxRateLimit *limit = g_ptr_array_index (self->rate_limits, i);
+
+      if (!g_str_equal (limit->path, path))
+        continue;
+
+      _confab_sandbox_respond_error_literal (msg, 429, CONFAB_STREAM_ERROR_RATE_LIMIT,
+                                            "Too many requests, check response headers for more information.");
+      headers = soup_server_message_get_response_headers (msg);
+      soup_message_headers_replace (headers, "X-RateLimit-Limit", "60");
+      soup_message_headers_replace (headers, "X-RateLimit-Remaining", "0");
+      if (limit->retry_after != NULL)
+        soup_message_headers_replace (headers, "Retry-After", limit->retry_after);
+      if (limit->reset > 0)
+        {
+          g_autofree char *reset = g_strdup_printf ("%" G_GINT64_FORMAT, limit->reset);
+
+          soup_message_headers_replace (headers, "X-RateLimit-Reset", reset);
+        }
+      g_debug ("%s → 429 (rate limit, %u left)", path, limit->remaining - 1);
+      if (--limit->remaining == 0)
+        g_ptr_array_remove_index (self->rate_limits, i);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Sandbox-only: {"path": "/channels", "count": 2, "retry_after": "3", "reset": 1767225600}
+ * makes the next `count` requests for exactly `path` answer 429. Exists only with --demo. */
+JsonObject *
+_confab_sandbox_api_rate_limit (ConfabSandboxRequest *request,
+                                GError              **error)
+{
+  ConfabSandboxServer *self = request->server;
+  ConfabSandboxRateLimit *limit;
+  const char *path = NULL;
+  const char *retry_after = NULL;
+  gint64 count = 1;
+  gint64 reset = 0;
+
+  if (!self->demo)
+    {
+      g_set_error_literal (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_DOES_NOT_EXIST,
+                           "the requested path does not exist");
+      return NULL;
+    }
+
+  if (!confab_sandbox_json_get_string (request->body, "path", TRUE, &path, error) ||
+      !confab_sandbox_json_get_int (request->body, "count", 1, &count, error) ||
+      !confab_sandbox_json_get_string (request->body, "retry_after", FALSE, &retry_after, error) ||
+      !confab_sandbox_json_get_int (request->body, "reset", 0, &reset, error))
+    return NULL;
+  if (path[0] != '/' || g_str_has_prefix (path, "/sandbox/") || count < 1 || count > 1000 || reset < 0 ||
+      (retry_after != NULL && !is_header_text (retry_after)))
+    {
+      g_set_error_literal (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_INPUT,
+                           "invalid request: path must start with / (not /sandbox/), count must be 1 to 1000, "
+                           "retry_after printable text, reset a Unix time");
+      return NULL;
+    }
+  if (self->rate_limits == NULL)
+    self->rate_limits = g_ptr_array_new_with_free_func ((GDestroyNotify) _confab_sandbox_rate_limit_free);
+  if (self->rate_limits->len >= MAX_RATE_LIMITS)
+    {
+      g_set_error_literal (error, CONFAB_STREAM_ERROR, CONFAB_STREAM_ERROR_INPUT,
+                           "invalid request: too many rate limits at once");
+      return NULL;
+    }
+
+  limit = g_new0 (ConfabSandboxRateLimit, 1);
+  limit->path = g_strdup (path);
+  limit->remaining = (guint) count;
+  limit->retry_after = g_strdup (retry_after);
+  limit->reset = reset;
+  g_ptr_array_add (self->rate_limits, limit);
+  return json_object_new ();
 }

@@ -28,7 +28,23 @@ struct _ConfabSandboxServer
   ConfabSandboxWebhooks *webhooks;
   SoupServer            *soup;
   gulong                 presence_id;
+  GPtrArray             *rate_limits;   /* ConfabSandboxRateLimit, from /sandbox/rate-limit */
 };
+
+/* POST /sandbox/rate-limit (with --demo): the next @remaining requests for @path answer
+ * HTTP 429 / code 9 with these headers, as Stream does when an app or user sends too much. */
+typedef struct
+{
+  char   *path;
+  guint   remaining;
+  char   *retry_after;   /* Retry-After as given (seconds or an HTTP-date), or NULL */
+  gint64  reset;         /* X-RateLimit-Reset (Unix seconds), or 0 */
+} ConfabSandboxRateLimit;
+
+void        _confab_sandbox_rate_limit_free      (ConfabSandboxRateLimit *limit);
+gboolean    _confab_sandbox_rate_limited         (ConfabSandboxServer  *self,
+                                                  SoupServerMessage    *msg,
+                                                  const char           *path);
 
 /* One authenticated REST call. */
 typedef struct
@@ -122,5 +138,6 @@ JsonObject *_confab_sandbox_api_app              (ConfabSandboxRequest *request,
 JsonObject *_confab_sandbox_api_hi               (ConfabSandboxRequest *request, GError **error);
 JsonObject *_confab_sandbox_api_demo_token       (ConfabSandboxRequest *request, GError **error);
 JsonObject *_confab_sandbox_api_stats            (ConfabSandboxRequest *request, GError **error);
+JsonObject *_confab_sandbox_api_rate_limit       (ConfabSandboxRequest *request, GError **error);
 
 G_END_DECLS

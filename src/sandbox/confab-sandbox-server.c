@@ -57,6 +57,7 @@ static const Route routes[] = {
   { "GET",    "/hi",                        TRUE,  _confab_sandbox_api_hi },
   { "POST",   "/sandbox/demo-token",        TRUE,  _confab_sandbox_api_demo_token },
   { "GET",    "/sandbox/stats",             TRUE,  _confab_sandbox_api_stats },
+  { "POST",   "/sandbox/rate-limit",        TRUE,  _confab_sandbox_api_rate_limit },
 };
 
 static void
@@ -72,6 +73,7 @@ confab_sandbox_server_dispose (GObject *object)
   g_clear_object (&self->hub);
   g_clear_object (&self->webhooks);
   g_clear_object (&self->store);
+  g_clear_pointer (&self->rate_limits, g_ptr_array_unref);
 
   G_OBJECT_CLASS (confab_sandbox_server_parent_class)->dispose (object);
 }
@@ -415,6 +417,9 @@ on_request (SoupServer        *soup,
   gsize body_length = 0;
   gint64 started = g_get_monotonic_time ();
   char duration[32];
+
+  if (_confab_sandbox_rate_limited (self, msg, path))
+    return;
 
   /* Long-poll is the REST pipeline too, but answers later. */
   if (g_str_equal (path, "/longpoll"))

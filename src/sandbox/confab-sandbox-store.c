@@ -2410,26 +2410,25 @@ confab_sandbox_store_messages_by_ids (ConfabSandboxStore  *self,
   return messages_from_query (self, stmt, error);
 }
 
-GPtrArray *
-confab_sandbox_store_messages_since (ConfabSandboxStore  *self,
-                                     char               **cids,
-                                     gint64               since_usec,
-                                     guint                limit,
-                                     GError             **error)
+static GPtrArray *
+messages_since (ConfabSandboxStore  *self,
+                char               **cids,
+                gint64               since_usec,
+                guint                limit,
+                const char          *order,
+                GError             **error)
 {
   g_autoptr(sqlite3_stmt) stmt = NULL;
   g_autofree char *cids_json = NULL;
-
-  g_return_val_if_fail (CONFAB_SANDBOX_IS_STORE (self), NULL);
+  g_autofree char *sql = NULL;
 
   if (limit == 0)
     limit = 1000;
 
-  stmt = prepare (self,
-                  "SELECT " MESSAGE_COLUMNS " FROM messages "
-                  "WHERE cid IN (SELECT value FROM json_each (?1)) "
-                  "AND MAX (created_at, updated_at) > ?2 ORDER BY seq LIMIT ?3",
-                  error);
+  sql = g_strdup_printf ("SELECT " MESSAGE_COLUMNS " FROM messages "
+                         "WHERE cid IN (SELECT value FROM json_each (?1)) "
+                         "AND MAX (created_at, updated_at) > ?2 ORDER BY %s LIMIT ?3", order);
+  stmt = prepare (self, sql, error);
   if (stmt == NULL)
     return NULL;
   cids_json = strv_to_json (cids);
@@ -2437,6 +2436,34 @@ confab_sandbox_store_messages_since (ConfabSandboxStore  *self,
   sqlite3_bind_int64 (stmt, 2, since_usec);
   sqlite3_bind_int64 (stmt, 3, limit);
   return messages_from_query (self, stmt, error);
+}
+
+GPtrArray *
+confab_sandbox_store_messages_since (ConfabSandboxStore  *self,
+                                     char               **cids,
+                                     gint64               since_usec,
+                                     guint                limit,
+                                     GError             **error)
+{
+  g_return_val_if_fail (CONFAB_SANDBOX_IS_STORE (self), NULL);
+
+  return messages_since (self, cids, since_usec, limit, "seq", error);
+}
+
+GPtrArray *
+confab_sandbox_store_sync_messages (ConfabSandboxStore  *self,
+                                    char               **cids,
+                                    gint64               since_usec,
+                                    guint                limit,
+                                    GError             **error)
+{
+  g_return_val_if_fail (CONFAB_SANDBOX_IS_STORE (self), NULL);
+
+  /* The time of the event /sync reports for each: the creation for a message new since
+   * @since_usec, else its last change (an edit, a deletion). */
+  return messages_since (self, cids, since_usec, limit,
+                         "CASE WHEN type != 'deleted' AND created_at > ?2 THEN created_at "
+                         "ELSE updated_at END, seq", error);
 }
 
 /* ---------------------------------------------------------------------------------------- */

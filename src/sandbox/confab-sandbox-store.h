@@ -118,6 +118,14 @@ GPtrArray  *confab_sandbox_store_messages_since       (ConfabSandboxStore  *self
                                                        gint64               since_usec,
                                                        guint                limit,
                                                        GError             **error);
+/* The same messages in the order of the events /sync makes of them (a new message at its
+ * creation, an edited or deleted one at its last change), so a client can page on from
+ * the last event's time. */
+GPtrArray  *confab_sandbox_store_sync_messages        (ConfabSandboxStore  *self,
+                                                       char               **cids,
+                                                       gint64               since_usec,
+                                                       guint                limit,
+                                                       GError             **error);
 
 /* Read state */
 JsonObject *confab_sandbox_store_mark_read            (ConfabSandboxStore  *self,

@@ -384,6 +384,107 @@ test_connect_once (Fixture       *fixture,
     g_assert_null (strstr (g_ptr_array_index (cli->lines, i), fixture->token));
 }
 
+/* A readable line: "[  123 ms] text"; returns the milliseconds and points @text at the text. */
+static gboolean
+parse_readable (const char  *line,
+                gint64      *out_ms,
+                const char **text)
+{
+  const char *p = line;
+  char *end = NULL;
+
+  if (*p++ != '[')
+    return FALSE;
+  while (*p == ' ')
+    p++;
+  *out_ms = g_ascii_strtoll (p, &end, 10);
+  if (end == p || !g_str_has_prefix (end, " ms] "))
+    return FALSE;
+  *text = end + strlen (" ms] ");
+  return TRUE;
+}
+
+static gboolean
+has_readable (Cli        *cli,
+              const char *prefix)
+{
+  for (guint i = 0; i < cli->lines->len; i++)
+    {
+      const char *text = NULL;
+      gint64 ms;
+
+      if (parse_readable (g_ptr_array_index (cli->lines, i), &ms, &text) && g_str_has_prefix (text, prefix))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Without --json: a readable line for every stage, state and quality change, each with
+ * the milliseconds since the start, in order; then the usable line. */
+static void
+test_connect_readable (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  const char *extra[] = { "--once", NULL };
+  g_auto(GStrv) argv = build_args (fixture, "connect", fixture->token, extra);
+  g_autoptr(Cli) cli = cli_spawn ((const char * const *) argv, NULL, fixture->state_dir);
+  gint64 previous = 0;
+
+  g_assert_cmpint (cli_wait (cli), ==, 0);
+  g_assert_cmpuint (cli->lines->len, >=, 6);
+  for (guint i = 0; i + 1 < cli->lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (cli->lines, i);
+      const char *text = NULL;
+      gint64 ms = -1;
+
+      if (!parse_readable (line, &ms, &text))
+        g_error ("not a readable line: %s", line);
+      g_assert_cmpint (ms, >=, previous);
+      previous = ms;
+      g_assert_null (strstr (line, fixture->token));
+      g_assert_null (strstr (line, "{"));
+    }
+  g_assert_true (has_readable (cli, "State: connecting"));
+  g_assert_true (has_readable (cli, "Stage: looking up the server"));
+  g_assert_true (has_readable (cli, "Stage: asking for a WebSocket"));
+  g_assert_true (has_readable (cli, "Stage: signing in"));
+  g_assert_true (has_readable (cli, "Stage: fetching what was missed"));
+  g_assert_true (has_readable (cli, "Stage: ready"));
+  g_assert_true (has_readable (cli, "State: connected, catching up (websocket, ws://127.0.0.1:"));
+  g_assert_true (has_readable (cli, "State: connected (websocket, ws://127.0.0.1:"));
+  g_assert_true (has_readable (cli, "Quality: "));
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (cli->lines, cli->lines->len - 1), "Usable after "));
+}
+
+/* And while it cannot connect: what went wrong and when the next attempt is, readable and
+ * as JSON ("retry"); exit 1 at the timeout. */
+static void
+test_connect_readable_retrying (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autofree char *refused = g_strdup_printf ("http://127.0.0.1:%u", core_test_refused_port ());
+  const char *plain_argv[] = { "connect", "--base-url", refused, "--api-key", API_KEY, "--user", "alice",
+                               "--token", fixture->token, "--timeout", "1", NULL };
+  const char *json_argv[] = { "connect", "--base-url", refused, "--api-key", API_KEY, "--user", "alice",
+                              "--token", fixture->token, "--timeout", "1", "--json", NULL };
+  g_autoptr(Cli) plain = cli_spawn (plain_argv, NULL, fixture->state_dir);
+  g_autoptr(Cli) json = cli_spawn (json_argv, NULL, fixture->state_dir);
+  g_autoptr(GPtrArray) retries = NULL;
+
+  g_assert_cmpint (cli_wait (plain), ==, 1);
+  g_assert_true (has_readable (plain, "Problem: "));
+  g_assert_true (has_readable (plain, "State: reconnecting"));
+  g_assert_true (has_readable (plain, "Next attempt in "));
+  g_assert_nonnull (strstr (plain->errors->str, "(timeout)"));
+
+  g_assert_cmpint (cli_wait (json), ==, 1);
+  retries = lines_of_kind (json, "retry");
+  g_assert_cmpuint (retries->len, >=, 1);
+  g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (retries, 0), "in_ms"), >=, 0);
+  g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (retries, 0), "in_ms"), <=, 30000);
+}
+
 static void
 test_connect_longpoll (Fixture       *fixture,
                        gconstpointer  data)
@@ -698,7 +799,15 @@ test_help (void)
   const char *diagnose[] = { "diagnose", "--help", NULL };
 
   g_assert_cmpint (run_status (top, "diagnose"), ==, 0);
+  g_assert_cmpint (run_status (top, "Exit status"), ==, 0);
   g_assert_cmpint (run_status (connect, "--once"), ==, 0);
+  g_assert_cmpint (run_status (connect, "--token-command"), ==, 0);
+  g_assert_cmpint (run_status (connect, "time_to_usable_ms"), ==, 0);
+  g_assert_cmpint (run_status (connect, "Quality"), ==, 0);
+  g_assert_cmpint (run_status (connect, "Exit status"), ==, 0);
+  g_assert_cmpint (run_status (send, "{id, line}"), ==, 0);
+  g_assert_cmpint (run_status (listen, "{id, cid, user, text, created_at}"), ==, 0);
+  g_assert_cmpint (run_status (diagnose, "hashed"), ==, 0);
   g_assert_cmpint (run_status (send, "--outbox-dir"), ==, 0);
   g_assert_cmpint (run_status (listen, "--count"), ==, 0);
   g_assert_cmpint (run_status (diagnose, "--timeout"), ==, 0);
@@ -762,6 +871,9 @@ main (int    argc,
   g_test_add_func ("/cli/help", test_help);
   g_test_add_func ("/cli/bad-options", test_bad_options);
   g_test_add ("/cli/connect/once", Fixture, NULL, fixture_setup, test_connect_once, fixture_teardown);
+  g_test_add ("/cli/connect/readable", Fixture, NULL, fixture_setup, test_connect_readable, fixture_teardown);
+  g_test_add ("/cli/connect/readable-retrying", Fixture, NULL, fixture_setup, test_connect_readable_retrying,
+              fixture_teardown);
   g_test_add ("/cli/connect/longpoll", Fixture, NULL, fixture_setup_no_websocket, test_connect_longpoll,
               fixture_teardown);
   g_test_add ("/cli/connect/token-command", Fixture, NULL, fixture_setup, test_connect_token_command,

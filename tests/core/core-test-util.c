@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -13,7 +14,13 @@
 #include "core-test-util.h"
 
 #define DEFAULT_SANDBOX_PATH "/work/main/_build/src/sandbox/confab-sandbox"
+/* A sandbox seeding a large demo history under AddressSanitizer (full malloc stacks)
+ * needs longer than a plain one. */
+#if defined(__SANITIZE_ADDRESS__)
+#define READY_TIMEOUT_MS     30000
+#else
 #define READY_TIMEOUT_MS     5000
+#endif
 #define REST_TIMEOUT_MS      5000
 #define STOP_TIMEOUT_MS      3000
 #define POLL_INTERVAL_MS     20
@@ -369,6 +376,178 @@ core_test_sandbox_wait_stat (CoreTestSandbox *sandbox,
         }
       poll_interval ();
     }
+}
+
+gboolean
+core_test_sandbox_rate_limit (CoreTestSandbox  *sandbox,
+                              const char       *path,
+                              guint             count,
+                              const char       *retry_after,
+                              gint64            reset,
+                              GError          **error)
+{
+  g_autofree char *url = g_strdup_printf ("%s/sandbox/rate-limit", sandbox->url);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonObject) answer = NULL;
+  g_autofree char *body = NULL;
+  guint status = 0;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "path");
+  json_builder_add_string_value (builder, path);
+  json_builder_set_member_name (builder, "count");
+  json_builder_add_int_value (builder, count);
+  if (retry_after != NULL)
+    {
+      json_builder_set_member_name (builder, "retry_after");
+      json_builder_add_string_value (builder, retry_after);
+    }
+  if (reset > 0)
+    {
+      json_builder_set_member_name (builder, "reset");
+      json_builder_add_int_value (builder, reset);
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  body = json_to_string (root, FALSE);
+
+  answer = core_test_rest ("POST", url, NULL, body, &status, error);
+  if (answer == NULL)
+    return FALSE;
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "rate-limit answered HTTP %u", status);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct
+{
+  guint       in_flight;
+  guint       done;
+  GPtrArray  *order;   /* ids as the server answered (created_at order) */
+  GPtrArray  *created; /* the matching created_at */
+  GError     *error;
+} PostBatch;
+
+typedef struct
+{
+  PostBatch   *batch;
+  SoupMessage *msg;
+} PostOne;
+
+static void
+on_post_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  PostOne *one = user_data;
+  PostBatch *batch = one->batch;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result,
+                                                              batch->error == NULL ? &batch->error : NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  batch->in_flight--;
+  batch->done++;
+  if (body != NULL && soup_message_get_status (one->msg) == SOUP_STATUS_CREATED &&
+      json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL))
+    {
+      JsonObject *message = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
+                                                           "message");
+
+      g_ptr_array_add (batch->order, g_strdup (json_object_get_string_member (message, "id")));
+      g_ptr_array_add (batch->created, g_strdup (json_object_get_string_member (message, "created_at")));
+    }
+  else if (batch->error == NULL)
+    g_set_error (&batch->error, G_IO_ERROR, G_IO_ERROR_FAILED, "a message POST answered HTTP %u",
+                 soup_message_get_status (one->msg));
+  g_object_unref (one->msg);
+  g_free (one);
+}
+
+static gboolean
+batch_below (gpointer user_data)
+{
+  PostBatch *batch = user_data;
+
+  return batch->in_flight < 8;
+}
+
+static gboolean
+batch_idle (gpointer user_data)
+{
+  PostBatch *batch = user_data;
+
+  return batch->in_flight == 0;
+}
+
+static int
+compare_created (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      user_data)
+{
+  GPtrArray *created = user_data;
+  guint ia = *(const guint *) a;
+  guint ib = *(const guint *) b;
+  int c = strcmp (g_ptr_array_index (created, ia), g_ptr_array_index (created, ib));
+
+  return c != 0 ? c : (ia < ib ? -1 : ia > ib);
+}
+
+GPtrArray *
+core_test_sandbox_post_messages (CoreTestSandbox *sandbox,
+                                 const char      *token,
+                                 const char      *user_id,
+                                 const char      *cid,
+                                 const char      *prefix,
+                                 guint            n)
+{
+  g_autoptr(SoupSession) session = soup_session_new_with_options ("max-conns-per-host", 8, NULL);
+  g_auto(GStrv) parts = g_strsplit (cid, ":", 2);
+  g_autoptr(GArray) index = g_array_new (FALSE, FALSE, sizeof (guint));
+  PostBatch batch = { 0 };
+  GPtrArray *ids;
+
+  g_assert_nonnull (parts[1]);
+  batch.order = g_ptr_array_new_with_free_func (g_free);
+  batch.created = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *url = g_strdup_printf ("%s/channels/%s/%s/message?api_key=%s&user_id=%s", sandbox->url,
+                                              parts[0], parts[1], sandbox->api_key, user_id);
+      g_autofree char *body = g_strdup_printf ("{\"message\":{\"text\":\"%s %u\"}}", prefix, i + 1);
+      PostOne *one = g_new0 (PostOne, 1);
+
+      g_assert_true (core_test_wait_until (batch_below, &batch, 30000));
+      one->batch = &batch;
+      one->msg = soup_message_new ("POST", url);
+      soup_message_headers_replace (soup_message_get_request_headers (one->msg), "Authorization", token);
+      soup_message_headers_replace (soup_message_get_request_headers (one->msg), "stream-auth-type", "jwt");
+      {
+        gsize length = strlen (body);
+        g_autoptr(GBytes) bytes = g_bytes_new_take (g_steal_pointer (&body), length);
+
+        soup_message_set_request_body_from_bytes (one->msg, "application/json", bytes);
+      }
+      batch.in_flight++;
+      soup_session_send_and_read_async (session, one->msg, G_PRIORITY_DEFAULT, NULL, on_post_done, one);
+    }
+  g_assert_true (core_test_wait_until (batch_idle, &batch, 60000));
+  g_assert_no_error (batch.error);
+  g_assert_cmpuint (batch.order->len, ==, n);
+
+  /* In the server's order (created_at; RFC 3339 in UTC sorts as text). */
+  for (guint i = 0; i < n; i++)
+    g_array_append_val (index, i);
+  g_array_sort_with_data (index, compare_created, batch.created);
+  ids = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (ids, g_strdup (g_ptr_array_index (batch.order, g_array_index (index, guint, i))));
+  g_ptr_array_unref (batch.order);
+  g_ptr_array_unref (batch.created);
+  return ids;
 }
 
 /* REST --------------------------------------------------------------------------------- */

@@ -64,6 +64,25 @@ gboolean         core_test_sandbox_wait_stat   (CoreTestSandbox   *sandbox,
                                                 gint64             value,
                                                 guint              timeout_ms);
 
+/* POST /sandbox/rate-limit (a --demo sandbox): the next @count requests for exactly
+ * @path answer HTTP 429 / code 9, with `Retry-After: @retry_after` (NULL: none) and
+ * `X-RateLimit-Reset: @reset` (0: none). */
+gboolean         core_test_sandbox_rate_limit  (CoreTestSandbox   *sandbox,
+                                                const char        *path,
+                                                guint              count,
+                                                const char        *retry_after,
+                                                gint64             reset,
+                                                GError           **error);
+/* Sends @n messages "@prefix 1" … "@prefix n" as @user_id (with @token) to @cid, over
+ * one keep-alive session, a few at a time; returns their ids (a GPtrArray of char *) in
+ * the order the server created them. Fails the test on any error. */
+GPtrArray       *core_test_sandbox_post_messages (CoreTestSandbox *sandbox,
+                                                  const char      *token,
+                                                  const char      *user_id,
+                                                  const char      *cid,
+                                                  const char      *prefix,
+                                                  guint            n);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoreTestSandbox, core_test_sandbox_stop)
 
 /* REST --------------------------------------------------------------------------------- */

@@ -4,8 +4,11 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/types.h>
 
+#include "confab-backoff.h"
 #include "confab-chat-private.h"
 #include "confab-chat-store.h"
 #include "confab-error.h"
@@ -1180,6 +1183,548 @@ test_new_channel (void)
   confab_connection_manager_disconnect (manager);
 }
 
+/* Recovery: what the store does when its own REST calls fail -------------------------------- */
+
+static ConfabChatStore *
+new_store_with (ConfabConnectionManager *manager,
+                const char              *cache_dir,
+                ConfabClock             *clock,
+                guint                    channel_message_limit,
+                guint                    gap_page_size,
+                guint                    gap_max_pages)
+{
+  return g_object_new (CONFAB_TYPE_CHAT_STORE,
+                       "manager", manager,
+                       "cache-dir", cache_dir,
+                       "clock", clock,
+                       "channel-message-limit", channel_message_limit,
+                       "gap-page-size", gap_page_size,
+                       "gap-max-pages", gap_max_pages,
+                       NULL);
+}
+
+static void
+rate_limit (CoreTestSandbox *sandbox,
+            const char      *path,
+            guint            count,
+            const char      *retry_after)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (core_test_sandbox_rate_limit (sandbox, path, count, retry_after, 0, &error));
+  g_assert_no_error (error);
+}
+
+static void
+signal_sandbox (CoreTestSandbox *sandbox,
+                int              signum)
+{
+  const char *pid = g_subprocess_get_identifier (sandbox->process);
+
+  g_assert_nonnull (pid);
+  g_assert_cmpint (kill ((pid_t) g_ascii_strtoll (pid, NULL, 10), signum), ==, 0);
+}
+
+static gboolean
+has_last_error (gpointer user_data)
+{
+  return confab_chat_store_get_last_error (user_data) != NULL;
+}
+
+static gboolean
+has_no_last_error (gpointer user_data)
+{
+  return confab_chat_store_get_last_error (user_data) == NULL;
+}
+
+static gboolean
+retry_scheduled (gpointer user_data)
+{
+  return confab_chat_store_get_next_retry (user_data) != 0;
+}
+
+static gboolean
+not_refreshing (gpointer user_data)
+{
+  return !confab_chat_store_get_refreshing (user_data);
+}
+
+/* Records the refreshing property's values, "T" and "F", as they are notified. */
+static void
+record_refreshing (ConfabChatStore *store,
+                   GParamSpec      *pspec,
+                   GString         *log)
+{
+  g_string_append (log, confab_chat_store_get_refreshing (store) ? "T" : "F");
+}
+
+static void
+assert_whole_list (ConfabChatStore *store)
+{
+  ConfabChannel *general = confab_chat_store_lookup_channel (store, GENERAL);
+  ConfabChannel *design = confab_chat_store_lookup_channel (store, "messaging:design");
+
+  g_assert_cmpuint (g_list_model_get_n_items (confab_chat_store_get_channels (store)), ==, 2);
+  g_assert_nonnull (general);
+  g_assert_nonnull (design);
+  g_assert_cmpstr (confab_channel_get_name (general), ==, "General");
+  g_assert_cmpstr (confab_channel_get_name (design), ==, "Design review");
+  g_assert_cmpuint (g_list_model_get_n_items (confab_channel_get_members (general)), ==, 3);
+  g_assert_cmpuint (confab_channel_get_online_count (general), >=, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (confab_channel_get_messages (general)), >=, 12);
+}
+
+/* /core/chat-store/refresh-rate-limited: the first channel queries are refused (HTTP 429):
+ * the store waits as long as Retry-After says, then backs off, until the list is whole. */
+static void
+test_refresh_rate_limited (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice = demo_token (sandbox, "alice");
+  g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, alice, NULL);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (1000000);
+  g_autoptr(ConfabChatStore) store = NULL;
+  g_autoptr(GString) log = g_string_new (NULL);
+  const GError *error;
+  gint64 due;
+
+  connect_and_wait (manager, "alice");
+  /* Retry-After is a wall time; the fake clock's wall starts at the real one. */
+  confab_fake_clock_set_wall (clock, g_get_real_time ());
+  rate_limit (sandbox, "/channels", 1, "10");
+
+  store = new_store (manager, NULL, CONFAB_CLOCK (clock));
+  g_signal_connect (store, "notify::refreshing", G_CALLBACK (record_refreshing), log);
+  g_assert_true (confab_chat_store_get_refreshing (store));
+  g_assert_true (core_test_wait_until (has_last_error, store, DEADLINE_MS));
+  error = confab_chat_store_get_last_error (store);
+  g_assert_error (error, CONFAB_ERROR, CONFAB_ERROR_RATE_LIMITED);
+  g_test_message ("last-error: %s", error->message);
+  /* Not given up, not final: one retry is due. */
+  g_assert_true (confab_chat_store_get_refreshing (store));
+  g_assert_cmpuint (g_list_model_get_n_items (confab_chat_store_get_channels (store)), ==, 0);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+  /* Not before the 10 s the server asked for (the backoff alone would be ≤ 0.5 s). */
+  due = confab_chat_store_get_next_retry (store);
+  g_assert_cmpint (due - confab_clock_wall (CONFAB_CLOCK (clock)), >=, 10 * G_USEC_PER_SEC);
+  /* (plus the time the 429 took to arrive, since the fake wall clock was set) */
+  g_assert_cmpint (due - confab_clock_wall (CONFAB_CLOCK (clock)), <=, 15 * G_USEC_PER_SEC);
+  confab_fake_clock_advance (clock, 5 * G_USEC_PER_SEC);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+  g_assert_cmpint (confab_chat_store_get_next_retry (store), ==, due);
+
+  /* The next attempt is refused too (no Retry-After): the backoff again. */
+  rate_limit (sandbox, "/channels", 1, NULL);
+  confab_fake_clock_advance (clock, 25 * G_USEC_PER_SEC);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 0);
+  g_assert_cmpint (confab_chat_store_get_next_retry (store), ==, 0);
+  g_assert_true (core_test_wait_until (retry_scheduled, store, DEADLINE_MS));
+  g_assert_cmpint (confab_chat_store_get_next_retry (store) - confab_clock_wall (CONFAB_CLOCK (clock)), <=,
+                   (gint64) CONFAB_BACKOFF_DEFAULT_CAP_MS * 1000);
+  g_assert_true (confab_chat_store_get_refreshing (store));
+  g_assert_nonnull (confab_chat_store_get_last_error (store));
+  g_assert_cmpuint (g_list_model_get_n_items (confab_chat_store_get_channels (store)), ==, 0);
+
+  /* Then it works: the whole list, the error cleared, refreshing over (notified once). */
+  confab_fake_clock_advance (clock, 30 * G_USEC_PER_SEC);
+  g_assert_true (core_test_wait_until (not_refreshing, store, DEADLINE_MS));
+  assert_whole_list (store);
+  g_assert_null (confab_chat_store_get_last_error (store));
+  g_assert_cmpstr (log->str, ==, "F");
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 0);
+  g_assert_cmpint (confab_chat_store_get_next_retry (store), ==, 0);
+
+  confab_connection_manager_disconnect (manager);
+}
+
+typedef struct
+{
+  ConfabChatStore *store;
+  const char      *cid;
+  const char      *name;
+  guint            members;
+} ChannelWait;
+
+static gboolean
+channel_complete (gpointer user_data)
+{
+  ChannelWait *w = user_data;
+  ConfabChannel *channel = confab_chat_store_lookup_channel (w->store, w->cid);
+
+  return channel != NULL && g_strcmp0 (confab_channel_get_name (channel), w->name) == 0 &&
+         g_list_model_get_n_items (confab_channel_get_members (channel)) >= w->members;
+}
+
+/* /core/chat-store/refresh-stalled: the sandbox stops (SIGSTOP) right after the connection
+ * is usable, so the first channel query gets no answer before its deadline; a message
+ * arriving meanwhile brings its one channel (the field report: "General" alone). The
+ * retry brings the rest. */
+static void
+test_refresh_stalled (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice = demo_token (sandbox, "alice");
+  g_autofree char *bob = demo_token (sandbox, "bob");
+  g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, alice, NULL);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (1000000);
+  g_autoptr(ConfabChatStore) store = NULL;
+  ChannelWait general = { NULL, GENERAL, "General", 3 };
+  ConfabStreamClient *client;
+  guint timeout_ms;
+
+  connect_and_wait (manager, "alice");
+  client = confab_connection_manager_get_client (manager);
+  timeout_ms = confab_stream_client_get_timeout_ms (client);
+  /* A short REST deadline, so the stall is over quickly (the WebSocket's probes are
+   * seconds away: the connection stays CONNECTED throughout). */
+  confab_stream_client_set_timeout_ms (client, 300);
+  signal_sandbox (sandbox, SIGSTOP);
+
+  store = new_store (manager, NULL, CONFAB_CLOCK (clock));
+  g_assert_true (core_test_wait_until (has_last_error, store, DEADLINE_MS));
+  g_assert_error (confab_chat_store_get_last_error (store), CONFAB_ERROR, CONFAB_ERROR_TIMEOUT);
+  g_assert_true (confab_chat_store_get_refreshing (store));
+  g_assert_cmpuint (g_list_model_get_n_items (confab_chat_store_get_channels (store)), ==, 0);
+  g_assert_cmpint (confab_connection_manager_get_state (manager), ==, CONFAB_CONNECTION_STATE_CONNECTED);
+
+  confab_stream_client_set_timeout_ms (client, timeout_ms);
+  signal_sandbox (sandbox, SIGCONT);
+
+  /* bob writes in general: it appears on its own, complete, but the list is not final. */
+  send_as (sandbox, bob, "bob", "stalled-1", "are you there?");
+  general.store = store;
+  g_assert_true (core_test_wait_until (channel_complete, &general, DEADLINE_MS));
+  g_assert_cmpuint (g_list_model_get_n_items (confab_chat_store_get_channels (store)), ==, 1);
+  g_assert_true (confab_chat_store_get_refreshing (store));
+  g_assert_nonnull (confab_chat_store_get_last_error (store));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+
+  /* The retry (at most the 30 s cap later) brings the whole list. */
+  confab_fake_clock_advance (clock, 30 * G_USEC_PER_SEC);
+  g_assert_true (core_test_wait_until (not_refreshing, store, DEADLINE_MS));
+  assert_whole_list (store);
+  g_assert_cmpuint (count_id (confab_channel_get_messages (confab_chat_store_lookup_channel (store, GENERAL)),
+                              "stalled-1"), ==, 1);
+  g_assert_null (confab_chat_store_get_last_error (store));
+
+  confab_connection_manager_disconnect (manager);
+}
+
+/* /core/chat-store/refresh-after-reconnect: a failed query is not retried while
+ * disconnected; the next CONNECTED queries again (the clock never moves here). */
+static void
+test_refresh_after_reconnect (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice = demo_token (sandbox, "alice");
+  g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, alice, NULL);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (1000000);
+  g_autoptr(ConfabChatStore) store = NULL;
+  g_autoptr(GString) log = g_string_new (NULL);
+
+  connect_and_wait (manager, "alice");
+  rate_limit (sandbox, "/channels", 1, NULL);
+  store = new_store (manager, NULL, CONFAB_CLOCK (clock));
+  g_signal_connect (store, "notify::refreshing", G_CALLBACK (record_refreshing), log);
+  g_assert_true (core_test_wait_until (has_last_error, store, DEADLINE_MS));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+
+  /* Offline: nothing in progress, nothing scheduled. */
+  confab_connection_manager_disconnect (manager);
+  g_assert_false (confab_chat_store_get_refreshing (store));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 0);
+
+  connect_and_wait (manager, "alice");
+  g_assert_true (core_test_wait_until (not_refreshing, store, DEADLINE_MS));
+  assert_whole_list (store);
+  g_assert_null (confab_chat_store_get_last_error (store));
+  g_assert_cmpstr (log->str, ==, "FTF");
+
+  confab_connection_manager_disconnect (manager);
+}
+
+static JsonObject *
+parse_object (const char *json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static void
+emit_event (ConfabConnectionManager *manager,
+            const char              *json)
+{
+  g_autoptr(JsonObject) event = parse_object (json);
+
+  g_signal_emit_by_name (manager, "event", event);
+}
+
+/* /core/chat-store/channel-query-retry: a channel's own query (after
+ * notification.added_to_channel) and a read receipt fail once; both are retried (the
+ * receipt at once, by confab_chat_store_retry_now()). */
+static void
+test_channel_query_retry (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice = demo_token (sandbox, "alice");
+  g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, alice, NULL);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (1000000);
+  g_autoptr(ConfabChatStore) store = new_store (manager, NULL, CONFAB_CLOCK (clock));
+  ChannelWait design = { store, "messaging:design", "Design review", 1 };
+  g_autofree char *bob = demo_token (sandbox, "bob");
+  ConfabChannel *channel;
+  void *args[] = { sandbox, alice };
+
+  connect_and_wait (manager, "alice");
+  wait_settled (store);
+  g_assert_null (confab_chat_store_get_last_error (store));
+
+  /* The store forgets design, then hears it was added to it; its query is refused. */
+  emit_event (manager, "{\"type\":\"notification.removed_from_channel\",\"cid\":\"messaging:design\"}");
+  g_assert_null (confab_chat_store_lookup_channel (store, "messaging:design"));
+  rate_limit (sandbox, "/channels/messaging/design/query", 1, NULL);
+  emit_event (manager, "{\"type\":\"notification.added_to_channel\",\"cid\":\"messaging:design\"}");
+  g_assert_true (core_test_wait_until (has_last_error, store, DEADLINE_MS));
+  g_assert_error (confab_chat_store_get_last_error (store), CONFAB_ERROR, CONFAB_ERROR_RATE_LIMITED);
+  channel = confab_chat_store_lookup_channel (store, "messaging:design");
+  g_assert_nonnull (channel);
+  g_assert_cmpuint (g_list_model_get_n_items (confab_channel_get_members (channel)), ==, 0);
+  /* Only that channel is asked again; the list itself is fine. */
+  g_assert_false (confab_chat_store_get_refreshing (store));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+  g_assert_cmpint (confab_chat_store_get_next_retry (store), >, 0);
+
+  confab_fake_clock_advance (clock, 30 * G_USEC_PER_SEC);
+  g_assert_true (core_test_wait_until (channel_complete, &design, DEADLINE_MS));
+  g_assert_cmpuint (g_list_model_get_n_items (confab_channel_get_messages (channel)), >, 0);
+  g_assert_null (confab_chat_store_get_last_error (store));
+  g_assert_false (confab_chat_store_get_refreshing (store));
+
+  /* A read receipt refused once is sent again by the retry. */
+  send_as (sandbox, bob, "bob", "unread-1", "news");
+  g_assert_cmpint (server_unread (sandbox, alice, "alice"), >, 0);
+  rate_limit (sandbox, "/channels/messaging/general/read", 1, NULL);
+  confab_chat_store_mark_read (store, GENERAL);
+  g_assert_cmpuint (confab_channel_get_unread_count (confab_chat_store_lookup_channel (store, GENERAL)), ==, 0);
+  g_assert_true (core_test_wait_until (retry_scheduled, store, DEADLINE_MS));
+  g_assert_error (confab_chat_store_get_last_error (store), CONFAB_ERROR, CONFAB_ERROR_RATE_LIMITED);
+  g_assert_cmpint (server_unread (sandbox, alice, "alice"), >, 0);
+  /* "Retry" on the toast: at once, not after the backoff. */
+  confab_chat_store_retry_now (store);
+  g_assert_cmpint (confab_chat_store_get_next_retry (store), ==, 0);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 0);
+  g_assert_true (core_test_wait_until (unread_is_zero_on_server, args, DEADLINE_MS));
+  g_assert_true (core_test_wait_until (has_no_last_error, store, DEADLINE_MS));
+
+  confab_connection_manager_disconnect (manager);
+}
+
+/* Gaps -------------------------------------------------------------------------------------- */
+
+/* alice's cache holds general's 12 messages; bob then writes @missed more while she is
+ * away. Returns the server's ids of general, oldest first. */
+static GPtrArray *
+cache_then_miss (CoreTestSandbox *sandbox,
+                 const char      *alice,
+                 const char      *bob,
+                 const char      *cache_dir,
+                 guint            missed)
+{
+  g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, alice, NULL);
+  g_autoptr(ConfabChatStore) store = new_store (manager, cache_dir, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = NULL;
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *messages;
+
+  g_assert_true (confab_chat_store_load_cache (store, &error));
+  connect_and_wait (manager, "alice");
+  wait_settled (store);
+  g_assert_cmpuint (g_list_model_get_n_items (confab_channel_get_messages (confab_chat_store_lookup_channel (store, GENERAL))),
+                    ==, 12);
+  g_assert_true (confab_chat_store_flush_cache (store, &error));
+  g_assert_no_error (error);
+  confab_connection_manager_disconnect (manager);
+
+  for (guint i = 0; i < missed; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("missed-%03u", i);
+
+      send_as (sandbox, bob, "bob", id, id);
+    }
+  answer = server_general (sandbox, bob, "bob");
+  messages = json_object_get_array_member (answer, "messages");
+  for (guint i = 0; i < json_array_get_length (messages); i++)
+    g_ptr_array_add (ids, g_strdup (json_object_get_string_member (json_array_get_object_element (messages, i), "id")));
+  g_assert_cmpuint (ids->len, ==, 12 + missed);
+  return ids;
+}
+
+static void
+assert_ids (GListModel *model,
+            GPtrArray  *ids,
+            guint       from)
+{
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, ids->len - from);
+  for (guint i = from; i < ids->len; i++)
+    g_assert_cmpstr (confab_message_get_id (message_at (model, i - from)), ==, g_ptr_array_index (ids, i));
+}
+
+static gboolean
+n_items_exactly (gpointer user_data)
+{
+  InModel *w = user_data;
+
+  return g_list_model_get_n_items (w->model) == w->at_least;
+}
+
+/* /core/chat-store/gap-too-large: more is missed than the gap pages may fetch (here a
+ * newest page of 3 and 2 gap pages of 3, by the page-size properties; 25 + 10 × 300 by
+ * default): the older cached messages are dropped (model and cache), has-more-history is
+ * TRUE, and paging back brings the whole history without a hole. */
+static void
+test_gap_too_large (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice = demo_token (sandbox, "alice");
+  g_autofree char *bob = demo_token (sandbox, "bob");
+  g_autofree char *cache_dir = make_dir ();
+  g_autoptr(GPtrArray) ids = cache_then_miss (sandbox, alice, bob, cache_dir, 20);
+  g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, alice, NULL);
+  g_autoptr(ConfabChatStore) store = new_store_with (manager, cache_dir, NULL, 3, 3, 2);
+  g_autoptr(ConfabConnectionManager) offline_manager = NULL;
+  g_autoptr(ConfabChatStore) offline = NULL;
+  g_autoptr(GError) error = NULL;
+  ConfabChannel *general;
+  GListModel *model;
+  InModel wait;
+  OlderResult r = { 0 };
+
+  g_assert_true (confab_chat_store_load_cache (store, &error));
+  general = confab_chat_store_lookup_channel (store, GENERAL);
+  model = confab_channel_get_messages (general);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 12);
+  g_assert_false (confab_channel_get_has_more_history (general));
+
+  connect_and_wait (manager, "alice");
+  wait_settled (store);
+  /* 12 cached, then the newest 3, 3 + 3 from the gap pages, then only the newest 3. */
+  wait.model = model;
+  wait.at_least = 3;
+  g_assert_true (core_test_wait_until (n_items_exactly, &wait, DEADLINE_MS));
+  settle_for (200);
+  assert_ids (model, ids, ids->len - 3);
+  g_assert_true (confab_channel_get_has_more_history (general));
+
+  /* The cache forgot them too. */
+  g_assert_true (confab_chat_store_flush_cache (store, &error));
+  g_assert_no_error (error);
+  offline_manager = new_manager (sandbox->url, alice, NULL);
+  offline = new_store (offline_manager, cache_dir, NULL);
+  g_assert_true (confab_chat_store_load_cache (offline, &error));
+  assert_ids (confab_channel_get_messages (confab_chat_store_lookup_channel (offline, GENERAL)), ids, ids->len - 3);
+  g_assert_true (confab_channel_get_has_more_history (confab_chat_store_lookup_channel (offline, GENERAL)));
+  g_clear_object (&offline);
+
+  /* One page back (100) brings all 29 older ones: no hole, nothing twice. */
+  confab_chat_store_load_older_async (store, GENERAL, NULL, older_done, &r);
+  g_assert_true (core_test_wait_flag (&r.done, DEADLINE_MS));
+  g_assert_no_error (r.error);
+  assert_ids (model, ids, 0);
+  assert_sorted_unique (model);
+  g_assert_false (confab_channel_get_has_more_history (general));
+
+  confab_connection_manager_disconnect (manager);
+  g_clear_object (&store);
+  rm_rf (cache_dir);
+}
+
+/* /core/chat-store/gap-retry: a gap page refused once is fetched again after the backoff,
+ * and the gap closes without dropping anything; refused every time, the store gives up
+ * after CONFAB_CHAT_STORE_GAP_MAX_ATTEMPTS and drops the older messages instead. */
+static void
+test_gap_retry (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice = demo_token (sandbox, "alice");
+  g_autofree char *bob = demo_token (sandbox, "bob");
+  g_autofree char *cache_dir = make_dir ();
+  g_autoptr(GPtrArray) ids = cache_then_miss (sandbox, alice, bob, cache_dir, 12);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (1000000);
+  g_autoptr(ConfabConnectionManager) manager = NULL;
+  g_autoptr(ConfabChatStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  ConfabChannel *general;
+  GListModel *model;
+  InModel wait;
+
+  /* Refused once: closed on the retry, nothing dropped (newest page 5, gap pages 5). */
+  rate_limit (sandbox, "/channels/messaging/general/query", 1, NULL);
+  manager = new_manager (sandbox->url, alice, NULL);
+  store = new_store_with (manager, cache_dir, CONFAB_CLOCK (clock), 5, 5, 10);
+  g_assert_true (confab_chat_store_load_cache (store, &error));
+  general = confab_chat_store_lookup_channel (store, GENERAL);
+  model = confab_channel_get_messages (general);
+  connect_and_wait (manager, "alice");
+  g_assert_true (core_test_wait_until (retry_scheduled, store, DEADLINE_MS));
+  g_assert_error (confab_chat_store_get_last_error (store), CONFAB_ERROR, CONFAB_ERROR_RATE_LIMITED);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 12 + 5);
+  confab_fake_clock_advance (clock, 30 * G_USEC_PER_SEC);
+  wait.model = model;
+  wait.at_least = ids->len;
+  g_assert_true (core_test_wait_until (n_items_exactly, &wait, DEADLINE_MS));
+  g_assert_true (core_test_wait_until (has_no_last_error, store, DEADLINE_MS));
+  assert_ids (model, ids, 0);
+  g_assert_false (confab_channel_get_has_more_history (general));
+  g_assert_true (confab_chat_store_flush_cache (store, &error));
+  confab_connection_manager_disconnect (manager);
+  g_clear_object (&store);
+  g_clear_object (&manager);
+
+  /* More missed, and every gap page refused: dropped after the last attempt. */
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("again-%03u", i);
+
+      send_as (sandbox, bob, "bob", id, id);
+      g_ptr_array_add (ids, g_steal_pointer (&id));
+    }
+  rate_limit (sandbox, "/channels/messaging/general/query", CONFAB_CHAT_STORE_GAP_MAX_ATTEMPTS, NULL);
+  manager = new_manager (sandbox->url, alice, NULL);
+  store = new_store_with (manager, cache_dir, CONFAB_CLOCK (clock), 5, 5, 10);
+  g_assert_true (confab_chat_store_load_cache (store, &error));
+  general = confab_chat_store_lookup_channel (store, GENERAL);
+  model = confab_channel_get_messages (general);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, ids->len - 12);
+  connect_and_wait (manager, "alice");
+  for (guint attempt = 1; attempt < CONFAB_CHAT_STORE_GAP_MAX_ATTEMPTS; attempt++)
+    {
+      g_assert_true (core_test_wait_until (retry_scheduled, store, DEADLINE_MS));
+      g_assert_cmpuint (g_list_model_get_n_items (model), ==, ids->len - 12 + 5);
+      confab_fake_clock_advance (clock, 30 * G_USEC_PER_SEC);
+    }
+  wait.model = model;
+  wait.at_least = 5;
+  g_assert_true (core_test_wait_until (n_items_exactly, &wait, DEADLINE_MS));
+  assert_ids (model, ids, ids->len - 5);
+  g_assert_true (confab_channel_get_has_more_history (general));
+  g_assert_error (confab_chat_store_get_last_error (store), CONFAB_ERROR, CONFAB_ERROR_RATE_LIMITED);
+
+  confab_connection_manager_disconnect (manager);
+  g_clear_object (&store);
+  rm_rf (cache_dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1193,6 +1738,12 @@ main (int   argc,
   g_test_add_func ("/core/chat-store/load-older", test_load_older);
   g_test_add_func ("/core/chat-store/gap", test_gap);
   g_test_add_func ("/core/chat-store/new-channel", test_new_channel);
+  g_test_add_func ("/core/chat-store/refresh-rate-limited", test_refresh_rate_limited);
+  g_test_add_func ("/core/chat-store/refresh-stalled", test_refresh_stalled);
+  g_test_add_func ("/core/chat-store/refresh-after-reconnect", test_refresh_after_reconnect);
+  g_test_add_func ("/core/chat-store/channel-query-retry", test_channel_query_retry);
+  g_test_add_func ("/core/chat-store/gap-too-large", test_gap_too_large);
+  g_test_add_func ("/core/chat-store/gap-retry", test_gap_retry);
 
   return g_test_run ();
 }

@@ -15,7 +15,7 @@
 
 #include "confab-error.h"
 #include "core-test-util.h"
-#include "confab-jwt-claims.h"
+#include "confab-json-private.h"
 #include "confab-secure-url.h"
 #include "confab-static-token-provider.h"
 #include "confab-stream-client.h"
@@ -782,12 +782,21 @@ on_wire_request (SoupServer        *soup,
     respond (msg, 200, "application/json", "[]");
   else if (g_str_equal (path, "/empty200"))
     respond (msg, 200, "application/json", "");
-  else if (g_str_equal (path, "/ratelimit"))
-    respond (msg, 429, "application/json",
-             "{\"code\":9,\"message\":\"Too many requests, check response headers for more information.\","
-             "\"StatusCode\":429,\"duration\":\"0.00ms\",\"more_info\":\"\",\"details\":[]}");
+  else if (g_str_equal (path, "/ratelimit") || g_str_equal (path, "/ratelimit-bare"))
+    {
+      respond (msg, 429, "application/json",
+               "{\"code\":9,\"message\":\"Too many requests, check response headers for more information.\","
+               "\"StatusCode\":429,\"duration\":\"0.00ms\",\"more_info\":\"\",\"details\":[]}");
+      if (g_str_equal (path, "/ratelimit"))
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", "4");
+    }
   else if (g_str_equal (path, "/ratelimit-html"))
-    respond (msg, 429, "text/html", "<html>slow down</html>");
+    {
+      g_autofree char *reset = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC + 20);
+
+      respond (msg, 429, "text/html", "<html>slow down</html>");
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "X-RateLimit-Reset", reset);
+    }
   else if (g_str_equal (path, "/other404"))
     respond (msg, 404, "application/json", "{\"error\":\"no such route\"}");
   else if (g_str_equal (path, "/redirect"))
@@ -1038,10 +1047,29 @@ test_wire_error_mapping (void)
   {
     g_autoptr(Result) result = result_new (confab_stream_client_request_finish);
 
+    g_autoptr(Result) html = result_new (confab_stream_client_request_finish);
+    g_autoptr(Result) bare = result_new (confab_stream_client_request_finish);
+    gint64 before = g_get_real_time ();
+
     confab_stream_client_request_async (client, "POST", "/ratelimit", NULL, NULL, NULL, on_result, result);
     WAIT_RESULT (result);
     g_assert_cmpuint (confab_api_error_get_http_status (result->error), ==, 429);
     g_assert_true (confab_error_is_transient (result->error));
+    /* When the server allows the next request: Retry-After (seconds)… */
+    g_assert_cmpint (confab_stream_client_get_retry_at (client), >=, before + 4 * G_USEC_PER_SEC);
+    g_assert_cmpint (confab_stream_client_get_retry_at (client), <=, g_get_real_time () + 4 * G_USEC_PER_SEC);
+
+    /* …X-RateLimit-Reset (Unix seconds), also on an answer that is not Stream's JSON… */
+    confab_stream_client_request_async (client, "POST", "/ratelimit-html", NULL, NULL, NULL, on_result, html);
+    WAIT_RESULT (html);
+    g_assert_cmpint (confab_stream_client_get_retry_at (client), >=, before + 18 * G_USEC_PER_SEC);
+    g_assert_cmpint (confab_stream_client_get_retry_at (client), <=, g_get_real_time () + 20 * G_USEC_PER_SEC);
+
+    /* …and nothing when it says nothing. */
+    confab_stream_client_request_async (client, "POST", "/ratelimit-bare", NULL, NULL, NULL, on_result, bare);
+    WAIT_RESULT (bare);
+    g_assert_error (bare->error, CONFAB_API_ERROR, CONFAB_API_ERROR_RATE_LIMIT);
+    g_assert_cmpint (confab_stream_client_get_retry_at (client), ==, 0);
   }
 
   g_clear_object (&client);

@@ -14,6 +14,7 @@
 #include "confab-command-token-provider.h"
 #include "confab-error.h"
 #include "core-test-util.h"
+#include "confab-json-private.h"
 #include "confab-jwt-claims.h"
 #include "confab-static-token-provider.h"
 #include "confab-url-token-provider.h"

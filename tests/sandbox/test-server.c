@@ -1531,6 +1531,135 @@ test_demo_disabled (SandboxFixture *fixture,
   g_assert_null (sandbox_json_get_string (response->body, "token"));
 }
 
+/* Sync ------------------------------------------------------------------------------ */
+
+static JsonArray *
+sync_events (SandboxFixture *fixture,
+             gint64          since,
+             JsonObject    **out_result)
+{
+  g_autofree char *token = sandbox_fixture_user_token (fixture, "alice");
+  g_autofree char *when = confab_sandbox_format_time (since);
+  g_autofree char *body = g_strdup_printf ("{\"channel_cids\":[\"" ROOM_CID "\"],\"last_sync_at\":\"%s\"}", when);
+
+  *out_result = sandbox_fixture_call_ok (fixture, "POST", "/sync", token, body);
+  return json_object_get_array_member (*out_result, "events");
+}
+
+/* Events come in the order of their own times, so a client paging past the cap of 1 000
+ * can go on from the last one: an edit of an older message comes after newer ones. */
+static void
+test_sync_order (SandboxFixture *fixture,
+                 gconstpointer   data)
+{
+  g_autoptr(JsonObject) a = NULL;
+  g_autoptr(JsonObject) b = NULL;
+  g_autoptr(JsonObject) edited = NULL;
+  g_autoptr(JsonObject) result = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *path = NULL;
+  JsonArray *events;
+  gint64 between;
+
+  seed_room (fixture);
+  a = send_message (fixture, "alice", NULL, "first");
+  between = g_get_real_time ();
+  b = send_message (fixture, "alice", NULL, "second");
+  token = sandbox_fixture_user_token (fixture, "alice");
+  path = g_strdup_printf ("/messages/%s?api_key=" SANDBOX_TEST_API_KEY, sandbox_json_get_string (a, "id"));
+  edited = sandbox_fixture_call_ok (fixture, "POST", path, token, "{\"message\":{\"text\":\"first, edited\"}}");
+
+  events = sync_events (fixture, between, &result);
+  g_assert_cmpuint (json_array_get_length (events), ==, 2);
+  g_assert_cmpstr (sandbox_json_get_string (json_array_get_object_element (events, 0), "type"), ==, "message.new");
+  g_assert_cmpstr (sandbox_json_get_string (json_array_get_object_element (events, 0), "message.id"), ==,
+                   sandbox_json_get_string (b, "id"));
+  g_assert_cmpstr (sandbox_json_get_string (json_array_get_object_element (events, 1), "type"), ==, "message.updated");
+  g_assert_cmpstr (sandbox_json_get_string (json_array_get_object_element (events, 1), "message.id"), ==,
+                   sandbox_json_get_string (a, "id"));
+  g_assert_cmpstr (sandbox_json_get_string (json_array_get_object_element (events, 0), "created_at"), <=,
+                   sandbox_json_get_string (json_array_get_object_element (events, 1), "created_at"));
+}
+
+/* Stream refuses a last_sync_at older than 30 days (its clients then query channels). */
+static void
+test_sync_too_old (SandboxFixture *fixture,
+                   gconstpointer   data)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *when = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr(SandboxResponse) response = NULL;
+  g_autoptr(JsonObject) result = NULL;
+  gint64 day = G_GINT64_CONSTANT (24) * 3600 * G_USEC_PER_SEC;
+
+  seed_room (fixture);
+  token = sandbox_fixture_user_token (fixture, "alice");
+  when = confab_sandbox_format_time (g_get_real_time () - 31 * day);
+  body = g_strdup_printf ("{\"channel_cids\":[\"" ROOM_CID "\"],\"last_sync_at\":\"%s\"}", when);
+  response = sandbox_fixture_call (fixture, "POST", "/sync", token, body);
+  sandbox_assert_stream_error (response, 400, CONFAB_STREAM_ERROR_INPUT);
+  g_assert_nonnull (strstr (sandbox_json_get_string (response->body, "message"), "30 days"));
+
+  /* 29 days is fine. */
+  g_assert_nonnull (sync_events (fixture, g_get_real_time () - 29 * day, &result));
+}
+
+/* Rate limits (sandbox-only) ------------------------------------------------------------ */
+
+static void
+test_rate_limit (SandboxFixture *fixture,
+                 gconstpointer   data)
+{
+  g_autofree char *token = NULL;
+  g_autoptr(JsonObject) set = NULL;
+  g_autoptr(JsonObject) other = NULL;
+  g_autoptr(JsonObject) after = NULL;
+  const char *bad[] = {
+    "{\"path\":\"channels\"}", "{\"path\":\"/sandbox/stats\"}", "{\"path\":\"/channels\",\"count\":0}",
+    "{\"path\":\"/channels\",\"count\":1001}", "{\"path\":\"/channels\",\"retry_after\":\"1\\r\\nX-Evil: 1\"}",
+    "{\"path\":\"/channels\",\"reset\":-5}", "{\"count\":1}", "{\"path\":5}",
+  };
+
+  seed_room (fixture);
+  token = sandbox_fixture_user_token (fixture, "alice");
+  set = sandbox_fixture_call_ok (fixture, "POST", "/sandbox/rate-limit", NULL,
+                                 "{\"path\":\"/channels\",\"count\":2,\"retry_after\":\"3\",\"reset\":1767225600}");
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(SandboxResponse) limited = sandbox_fixture_call (fixture, "POST", "/channels", token, "{}");
+
+      sandbox_assert_stream_error (limited, 429, CONFAB_STREAM_ERROR_RATE_LIMIT);
+      g_assert_cmpstr (soup_message_headers_get_one (limited->headers, "Retry-After"), ==, "3");
+      g_assert_cmpstr (soup_message_headers_get_one (limited->headers, "X-RateLimit-Reset"), ==, "1767225600");
+      g_assert_cmpstr (soup_message_headers_get_one (limited->headers, "X-RateLimit-Remaining"), ==, "0");
+      /* Other paths are not limited meanwhile. */
+      if (i == 0)
+        other = send_message (fixture, "alice", NULL, "not limited");
+    }
+  after = sandbox_fixture_call_ok (fixture, "POST", "/channels", token, "{}");
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(SandboxResponse) refused = sandbox_fixture_call (fixture, "POST", "/sandbox/rate-limit", NULL, bad[i]);
+
+      g_test_message ("bad rate limit #%u", i);
+      sandbox_assert_stream_error (refused, 400, CONFAB_STREAM_ERROR_INPUT);
+    }
+  assert_still_serving (fixture);
+}
+
+static void
+test_rate_limit_disabled (SandboxFixture *fixture,
+                          gconstpointer   data)
+{
+  g_autoptr(SandboxResponse) response = NULL;
+
+  response = sandbox_fixture_call (fixture, "POST", "/sandbox/rate-limit", NULL, "{\"path\":\"/channels\"}");
+  sandbox_assert_stream_error (response, 404, CONFAB_STREAM_ERROR_DOES_NOT_EXIST);
+}
+
 /* --------------------------------------------------------------------------------- */
 
 #define ADD(path, func, options) \
@@ -1590,6 +1719,10 @@ main (int    argc,
   ADD ("stats/connections", test_stats, &default_options);
   ADD ("demo/token", test_demo_token, &demo_options);
   ADD ("demo/disabled", test_demo_disabled, &default_options);
+  ADD ("sync/order", test_sync_order, &default_options);
+  ADD ("sync/too-old", test_sync_too_old, &default_options);
+  ADD ("demo/rate-limit", test_rate_limit, &demo_options);
+  ADD ("demo/rate-limit-disabled", test_rate_limit_disabled, &default_options);
 
   return g_test_run ();
 }
