@@ -727,6 +727,10 @@ confab_window_set_status (ConfabWindow       *self,
       g_return_if_reached ();
     }
 
+  /* Also when the page goes away: a spinning spinner on a hidden stack page still
+   * animates its CSS and keeps the frame clock ticking at 60 Hz. */
+  gtk_spinner_set_spinning (self->status_spinner, spinning);
+  gtk_widget_set_visible (GTK_WIDGET (self->status_spinner), spinning);
   if (status == CONFAB_WINDOW_STATUS_CHAT)
     gtk_stack_set_visible_child_name (self->main_stack, "chat");
   else
@@ -735,8 +739,6 @@ confab_window_set_status (ConfabWindow       *self,
       escaped = detail != NULL ? g_markup_escape_text (detail, -1) : NULL;
       adw_status_page_set_title (self->status_page, title);
       adw_status_page_set_description (self->status_page, escaped);
-      gtk_spinner_set_spinning (self->status_spinner, spinning);
-      gtk_widget_set_visible (GTK_WIDGET (self->status_spinner), spinning);
       gtk_widget_set_visible (GTK_WIDGET (self->status_button), button != NULL);
       if (button != NULL)
         gtk_button_set_label (self->status_button, button);

@@ -109,17 +109,39 @@ describe (ConfabConnectionStatus *self)
     }
 }
 
+/* Whether the state is work in progress (a spinner), not a standing condition. */
+static gboolean
+in_progress (ConfabConnectionStatus *self)
+{
+  switch (self->manager != NULL ? confab_connection_manager_get_state (self->manager) : CONFAB_CONNECTION_STATE_IDLE)
+    {
+    case CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK:
+    case CONFAB_CONNECTION_STATE_CONNECTING:
+    case CONFAB_CONNECTION_STATE_UPDATING:
+      return TRUE;
+    case CONFAB_CONNECTION_STATE_IDLE:
+    case CONFAB_CONNECTION_STATE_CONNECTED:
+    case CONFAB_CONNECTION_STATE_RECONNECTING:
+    case CONFAB_CONNECTION_STATE_LIMITED:
+    case CONFAB_CONNECTION_STATE_FAILED:
+    default:
+      return FALSE;
+    }
+}
+
 static void
 set_text (ConfabConnectionStatus *self,
           const char             *text)
 {
   gboolean shown = text != NULL && *text != '\0';
+  gboolean spinning = shown && in_progress (self);
 
   if (text == NULL)
     text = "";
 
   gtk_revealer_set_reveal_child (self->revealer, shown);
-  gtk_spinner_set_spinning (self->spinner, shown);
+  gtk_spinner_set_spinning (self->spinner, spinning);
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), spinning);
   if (g_strcmp0 (self->text, text) == 0)
     return;
 
