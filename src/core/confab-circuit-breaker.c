@@ -31,6 +31,7 @@ struct _ConfabCircuitBreaker
   gint64              retry_at;
   guint               current_open_ms;  /* length of the last opening; 0 when closed */
   gboolean            trial_out;
+  gboolean            forced;           /* this half-open came from allow_trial() */
   guint               timer_id;
 
   guint               failure_threshold;
@@ -148,6 +149,7 @@ enter_half_open (ConfabCircuitBreaker *self)
 {
   confab_clock_clear_timeout (self->clock, &self->timer_id);
   self->trial_out = FALSE;
+  self->forced = FALSE;
   set_state (self, CONFAB_CIRCUIT_STATE_HALF_OPEN);
 }
 
@@ -196,6 +198,7 @@ open_circuit (ConfabCircuitBreaker *self,
 
   self->current_open_ms = duration_ms;
   self->trial_out = FALSE;
+  self->forced = FALSE;
   set_times (self, now, now + (gint64) duration_ms * 1000);
   set_state (self, CONFAB_CIRCUIT_STATE_OPEN);
   arm_timer (self);
@@ -207,6 +210,7 @@ close_circuit (ConfabCircuitBreaker *self)
   confab_clock_clear_timeout (self->clock, &self->timer_id);
   self->current_open_ms = 0;
   self->trial_out = FALSE;
+  self->forced = FALSE;
   set_consecutive_failures (self, 0);
   set_times (self, 0, 0);
   set_state (self, CONFAB_CIRCUIT_STATE_CLOSED);
@@ -308,8 +312,12 @@ confab_circuit_breaker_record_failure (ConfabCircuitBreaker *self,
       break;
 
     case CONFAB_CIRCUIT_STATE_HALF_OPEN:
-      open_circuit (self, (guint) MIN ((guint64) self->current_open_ms * 2,
-                                       (guint64) self->max_open_ms));
+      /* A trial the user asked for early does not lengthen the schedule's wait. */
+      if (self->forced)
+        open_circuit (self, self->current_open_ms);
+      else
+        open_circuit (self, (guint) MIN ((guint64) self->current_open_ms * 2,
+                                         (guint64) self->max_open_ms));
       break;
 
     case CONFAB_CIRCUIT_STATE_OPEN:
@@ -321,6 +329,34 @@ confab_circuit_breaker_record_failure (ConfabCircuitBreaker *self,
     }
 
   g_object_thaw_notify (G_OBJECT (self));
+}
+
+/**
+ * confab_circuit_breaker_allow_trial:
+ * @self: a #ConfabCircuitBreaker
+ *
+ * Someone asked to try now ("Retry now"): an OPEN breaker turns half-open at once,
+ * before #ConfabCircuitBreaker:retry-at, so the next allow() gets the one trial. If that
+ * trial fails the breaker opens again for as long as last time (a trial asked for early
+ * does not double the wait); a success closes it. Closed and half-open breakers are left
+ * as they are, so a trial already out stays the only one.
+ *
+ * Returns: whether the breaker turned half-open
+ */
+gboolean
+confab_circuit_breaker_allow_trial (ConfabCircuitBreaker *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CIRCUIT_BREAKER (self), FALSE);
+
+  if (self->state != CONFAB_CIRCUIT_STATE_OPEN)
+    return FALSE;
+
+  g_debug ("circuit %s: trial allowed early", display_name (self));
+  g_object_freeze_notify (G_OBJECT (self));
+  enter_half_open (self);
+  self->forced = TRUE;
+  g_object_thaw_notify (G_OBJECT (self));
+  return TRUE;
 }
 
 /**

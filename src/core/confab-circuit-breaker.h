@@ -37,6 +37,7 @@ gboolean              confab_circuit_breaker_allow                   (ConfabCirc
 void                  confab_circuit_breaker_record_success          (ConfabCircuitBreaker *self);
 void                  confab_circuit_breaker_record_failure          (ConfabCircuitBreaker *self,
                                                                       const GError         *error);
+gboolean              confab_circuit_breaker_allow_trial             (ConfabCircuitBreaker *self);
 void                  confab_circuit_breaker_reset                   (ConfabCircuitBreaker *self);
 char                 *confab_circuit_breaker_describe                (ConfabCircuitBreaker *self);
 

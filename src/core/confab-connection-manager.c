@@ -124,6 +124,8 @@ struct _ConfabConnectionManager
   guint                  upgrade_interval_ms;
   guint                  probe_id;
   guint                  pump_retry_id;
+  GSource               *pump_idle;
+  gulong                 pending_handler;
   guint                  watermark_save_id;
   guint                  resume_id;
   gulong                 network_handler;
@@ -2064,6 +2066,39 @@ pump_outbox (ConfabConnectionManager *self)
                                            send->cancellable, send_cb, send);
 }
 
+static gboolean
+pump_idle_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+
+  g_clear_pointer (&self->pump_idle, g_source_unref);
+  pump_outbox (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Items can reach the outbox without send_text (the user's Retry, another writer of the
+ * same outbox): pump them while connected. From an idle, so the outbox has finished the
+ * change it is notifying about, and several changes cost one pump. */
+static void
+on_outbox_n_pending (ConfabOutbox            *outbox,
+                     GParamSpec              *pspec,
+                     ConfabConnectionManager *self)
+{
+  g_autoptr(GMainContext) context = NULL;
+
+  if (self->pump_idle != NULL || self->pumping || self->pump_retry_id != 0 ||
+      self->state != CONFAB_CONNECTION_STATE_CONNECTED ||
+      confab_outbox_get_n_pending (outbox) == 0)
+    return;
+
+  context = g_main_context_ref_thread_default ();
+  self->pump_idle = g_idle_source_new ();
+  g_source_set_priority (self->pump_idle, G_PRIORITY_DEFAULT);
+  g_source_set_callback (self->pump_idle, pump_idle_cb, self, NULL);
+  g_source_set_static_name (self->pump_idle, "[confab] outbox pump");
+  g_source_attach (self->pump_idle, context);
+}
+
 /* Network ------------------------------------------------------------------------------ */
 
 static gboolean
@@ -2254,6 +2289,9 @@ confab_connection_manager_constructed (GObject *object)
     }
   update_breakers (self);
 
+  if (self->outbox != NULL)
+    self->pending_handler = g_signal_connect (self->outbox, "notify::n-pending",
+                                              G_CALLBACK (on_outbox_n_pending), self);
   self->network_handler = g_signal_connect (self->network_monitor, "network-changed",
                                             G_CALLBACK (on_network_changed), self);
   if (self->sleep_monitor == NULL)
@@ -2279,6 +2317,11 @@ confab_connection_manager_dispose (GObject *object)
     }
   g_clear_signal_handler (&self->network_handler, self->network_monitor);
   g_clear_object (&self->network_monitor);
+  if (self->outbox != NULL)
+    g_clear_signal_handler (&self->pending_handler, self->outbox);
+  if (self->pump_idle != NULL)
+    g_source_destroy (self->pump_idle);
+  g_clear_pointer (&self->pump_idle, g_source_unref);
   if (self->sleep_monitor != NULL)
     g_clear_signal_handler (&self->sleep_handler, self->sleep_monitor);
   g_clear_object (&self->sleep_monitor);
@@ -2690,6 +2733,12 @@ confab_connection_manager_retry_now (ConfabConnectionManager *self)
     case CONFAB_CONNECTION_STATE_RECONNECTING:
     case CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK:
     case CONFAB_CONNECTION_STATE_FAILED:
+      /* The user asked: each open breaker gets its one trial now, not at retry-at
+       * (the one-immediate-round-per-second floor and a rate limit still hold). */
+      for (guint i = 0; i < N_STEPS; i++)
+        if (confab_circuit_breaker_allow_trial (self->breakers[i]))
+          note (self, "retry now: %s may try once before its breaker's time", ladder[i].nick);
+      update_breakers (self);
       immediate_round (self, "retry now");
       break;
     case CONFAB_CONNECTION_STATE_IDLE:

@@ -54,7 +54,8 @@ G_DECLARE_FINAL_TYPE (ConfabConnectionManager, confab_connection_manager, CONFAB
  * "longpoll" or NULL), endpoint, quality, rtt-ms (-1 unknown), loss, last-error
  * (G_TYPE_ERROR), next-retry (wall µs of the next attempt, 0 if none), connection-id,
  * user-id. Construct-only: base-url, api-key, token-provider, clock (default: the
- * system clock), outbox (nullable), diagnostics (created if NULL), network-monitor
+ * system clock), outbox (nullable; whatever becomes pending in it — send_text, the
+ * user's confab_outbox_retry(), another writer — is sent while CONNECTED), diagnostics (created if NULL), network-monitor
  * (default g_network_monitor_get_default()), state-dir (nullable: where the catch-up
  * watermark is kept), hedge-ms, websocket-timeout-ms, websocket-idle-probe-ms and
  * websocket-probe-timeout-ms (the WebSocket's liveness probes), sleep-monitor (default: a
@@ -97,8 +98,8 @@ gboolean                 confab_connection_manager_connect_finish (ConfabConnect
                                                                    GError                 **error);
 /* Cancels everything in flight, closes the connection; state IDLE. */
 void                     confab_connection_manager_disconnect     (ConfabConnectionManager *self);
-/* Starts a round now (at most one immediate round per second; an OPEN breaker is not
- * bypassed: the other transport is tried). */
+/* The user's "Retry now": starts a round now, in which each OPEN circuit breaker admits
+ * one early trial (at most one immediate round per second; a rate limit still waits). */
 void                     confab_connection_manager_retry_now      (ConfabConnectionManager *self);
 /* The machine resumed from a suspend: as on a network change, a connected link is probed
  * at once (and dropped if it does not answer within PROBE_DEADLINE_MS) and a waiting

@@ -14,6 +14,8 @@
 #define MAX_LINE_CHARS        300
 #define MAX_QUALITY_CHARS     40
 #define MAX_RATING_CHANGES    20
+/* ::changed is emitted at most this often, and only after a change. */
+#define CHANGED_INTERVAL_MS   250
 
 typedef struct
 {
@@ -53,6 +55,8 @@ struct _ConfabDiagnostics
   GPtrArray  *breakers;         /* char* */
   GPtrArray  *facts;            /* Fact*, in the order first set */
 
+  GSource    *changed_source;   /* pending ::changed, or NULL */
+
   char       *user_id;
   char       *user_name;
   char       *email;
@@ -71,6 +75,13 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static void
 quality_sample_free (gpointer data)
@@ -105,6 +116,20 @@ confab_diagnostics_dispose (GObject *object)
 {
   ConfabDiagnostics *self = (ConfabDiagnostics *) object;
 
+  if (self->changed_source != NULL)
+    g_source_destroy (self->changed_source);
+  g_clear_pointer (&self->changed_source, g_source_unref);
+  if (self->attempts != NULL)
+    {
+      guint n = g_list_model_get_n_items (G_LIST_MODEL (self->attempts));
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(ConfabAttempt) attempt = g_list_model_get_item (G_LIST_MODEL (self->attempts), i);
+
+          g_signal_handlers_disconnect_by_data (attempt, self);
+        }
+    }
   g_clear_object (&self->attempts);
 
   G_OBJECT_CLASS (confab_diagnostics_parent_class)->dispose (object);
@@ -217,6 +242,53 @@ confab_diagnostics_class_init (ConfabDiagnosticsClass *klass)
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * ConfabDiagnostics::changed:
+   *
+   * The attempts (one added, dropped or progressing), the circuit breakers or the
+   * quality history changed. Coalesced: at most once per 250 ms, a little after the
+   * change, and never while nothing changes (no timer then).
+   */
+  signals[SIGNAL_CHANGED] =
+    g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static gboolean
+changed_cb (gpointer user_data)
+{
+  ConfabDiagnostics *self = user_data;
+
+  g_clear_pointer (&self->changed_source, g_source_unref);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* One ::changed for every change within CHANGED_INTERVAL_MS; nothing scheduled when
+ * nobody listens. */
+static void
+queue_changed (ConfabDiagnostics *self)
+{
+  g_autoptr(GMainContext) context = NULL;
+
+  if (self->changed_source != NULL ||
+      !g_signal_has_handler_pending (self, signals[SIGNAL_CHANGED], 0, TRUE))
+    return;
+
+  context = g_main_context_ref_thread_default ();
+  self->changed_source = g_timeout_source_new (CHANGED_INTERVAL_MS);
+  g_source_set_callback (self->changed_source, changed_cb, self, NULL);
+  g_source_set_static_name (self->changed_source, "[confab] diagnostics changed");
+  g_source_attach (self->changed_source, context);
+}
+
+static void
+on_attempt_notify (ConfabAttempt     *attempt,
+                   GParamSpec        *pspec,
+                   ConfabDiagnostics *self)
+{
+  queue_changed (self);
 }
 
 static void
@@ -277,7 +349,14 @@ trim_attempts (ConfabDiagnostics *self)
     return;
 
   excess = n - self->max_attempts;
+  for (guint i = 0; i < excess; i++)
+    {
+      g_autoptr(ConfabAttempt) attempt = g_list_model_get_item (G_LIST_MODEL (self->attempts), i);
+
+      g_signal_handlers_disconnect_by_func (attempt, on_attempt_notify, self);
+    }
   g_list_store_splice (self->attempts, 0, excess, NULL, 0);
+  queue_changed (self);
   self->dropped_attempts += excess;
   g_debug ("Diagnostics: dropped %u old attempts (%u so far)", excess, self->dropped_attempts);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DROPPED_ATTEMPTS]);
@@ -309,7 +388,9 @@ confab_diagnostics_add_attempt (ConfabDiagnostics *self,
     return;
 
   g_list_store_append (self->attempts, attempt);
+  g_signal_connect (attempt, "notify", G_CALLBACK (on_attempt_notify), self);
   trim_attempts (self);
+  queue_changed (self);
 }
 
 GListModel *
@@ -352,6 +433,42 @@ confab_diagnostics_add_quality_sample (ConfabDiagnostics *self,
       quality_sample_free (g_queue_pop_head (&self->samples));
       self->dropped_samples++;
     }
+  queue_changed (self);
+}
+
+guint
+confab_diagnostics_get_n_quality_samples (ConfabDiagnostics *self)
+{
+  g_return_val_if_fail (CONFAB_IS_DIAGNOSTICS (self), 0);
+
+  return self->samples.length;
+}
+
+gboolean
+confab_diagnostics_get_quality_sample (ConfabDiagnostics  *self,
+                                       guint               index,
+                                       gint64             *at_usec,
+                                       const char        **rating,
+                                       int                *rtt_ms,
+                                       double             *loss)
+{
+  QualitySample *sample;
+
+  g_return_val_if_fail (CONFAB_IS_DIAGNOSTICS (self), FALSE);
+
+  sample = g_queue_peek_nth (&self->samples, index);
+  if (sample == NULL)
+    return FALSE;
+
+  if (at_usec != NULL)
+    *at_usec = sample->at;
+  if (rating != NULL)
+    *rating = sample->quality;
+  if (rtt_ms != NULL)
+    *rtt_ms = sample->rtt_ms;
+  if (loss != NULL)
+    *loss = sample->loss;
+  return TRUE;
 }
 
 void
@@ -382,16 +499,44 @@ void
 confab_diagnostics_set_breakers (ConfabDiagnostics *self,
                                  GPtrArray         *lines)
 {
+  g_autoptr(GPtrArray) clean = g_ptr_array_new_with_free_func (g_free);
+  gboolean same;
+
   g_return_if_fail (CONFAB_IS_DIAGNOSTICS (self));
 
-  g_ptr_array_set_size (self->breakers, 0);
   for (guint i = 0; lines != NULL && i < lines->len; i++)
     {
       const char *line = g_ptr_array_index (lines, i);
 
       if (line != NULL)
-        g_ptr_array_add (self->breakers, confab_redact_line (line, NULL, MAX_LINE_CHARS));
+        g_ptr_array_add (clean, confab_redact_line (line, NULL, MAX_LINE_CHARS));
     }
+
+  same = clean->len == self->breakers->len;
+  for (guint i = 0; same && i < clean->len; i++)
+    same = strcmp (g_ptr_array_index (clean, i), g_ptr_array_index (self->breakers, i)) == 0;
+  if (same)
+    return;
+
+  g_ptr_array_unref (self->breakers);
+  self->breakers = g_steal_pointer (&clean);
+  queue_changed (self);
+}
+
+GStrv
+confab_diagnostics_dup_breakers (ConfabDiagnostics *self)
+{
+  GStrvBuilder *builder;
+  GStrv lines;
+
+  g_return_val_if_fail (CONFAB_IS_DIAGNOSTICS (self), NULL);
+
+  builder = g_strv_builder_new ();
+  for (guint i = 0; i < self->breakers->len; i++)
+    g_strv_builder_add (builder, g_ptr_array_index (self->breakers, i));
+  lines = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return lines;
 }
 
 void

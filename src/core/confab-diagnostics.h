@@ -50,6 +50,18 @@ void               confab_diagnostics_add_quality_sample (ConfabDiagnostics   *s
                                                           const char          *quality,
                                                           int                  rtt_ms,
                                                           double               loss);
+/* The kept quality samples, oldest first (at most 500). */
+guint              confab_diagnostics_get_n_quality_samples (ConfabDiagnostics *self);
+/* Sample @index (0 = oldest): its wall time (µs), rating ("excellent", "good", "poor",
+ * "unknown"; owned by @self, valid until the sample is dropped), RTT in ms (-1 =
+ * unknown) and loss 0–1 (NaN = unknown). Every out argument is nullable. FALSE (and
+ * nothing set) when @index is past the end. */
+gboolean           confab_diagnostics_get_quality_sample (ConfabDiagnostics   *self,
+                                                          guint                index,
+                                                          gint64              *at_usec,
+                                                          const char         **rating,
+                                                          int                 *rtt_ms,
+                                                          double              *loss);
 /* Free text from the core, e.g. "state connecting → connected" (redacted, one line,
  * bounded). The last 500 are kept. NULL is ignored. */
 void               confab_diagnostics_add_event          (ConfabDiagnostics   *self,
@@ -58,6 +70,11 @@ void               confab_diagnostics_add_event          (ConfabDiagnostics   *s
 /* The current circuit-breaker lines, one per endpoint (copied; NULL clears). */
 void               confab_diagnostics_set_breakers       (ConfabDiagnostics   *self,
                                                           GPtrArray           *lines);
+/* (transfer full): the breaker lines as last set (redacted), one per endpoint × transport,
+ * as confab_circuit_breaker_describe() writes them: "NAME: STATE[, N failures][, retry
+ * in N s | retry due | trial allowed | trial in progress]" — the "retry in" counts from
+ * the last change. Never NULL (empty when there are none). */
+GStrv              confab_diagnostics_dup_breakers       (ConfabDiagnostics   *self);
 /* An environment fact ("app version", "libsoup", "network available"); facts keep
  * the order they were first set in. @value NULL removes the fact. */
 void               confab_diagnostics_set_fact           (ConfabDiagnostics   *self,

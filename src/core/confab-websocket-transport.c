@@ -42,6 +42,7 @@ struct _ConfabWebsocketTransport
   gboolean                 closing;           /* we asked for it: no "lost" */
   guint                    liveness_id;
   gint64                   probe_sent_at;     /* 0 when no probe is out */
+  guint                    pings_out;         /* health.checks sent, not yet answered */
   gint64                   silent_since;      /* the first unanswered probe of a series */
   guint                    n_unanswered;      /* lost probes in a row, nothing else heard */
 };
@@ -109,6 +110,7 @@ teardown_socket (ConfabWebsocketTransport *self)
   g_clear_object (&self->handshake);
   self->usable = FALSE;
   self->probe_sent_at = 0;
+  self->pings_out = 0;
   self->silent_since = 0;
   self->n_unanswered = 0;
 }
@@ -296,11 +298,17 @@ on_message (SoupWebsocketConnection *ws,
       return;
     }
 
-  if (g_str_equal (frame_type, "health.check") && self->probe_sent_at != 0)
+  if (g_str_equal (frame_type, "health.check") && self->probe_sent_at != 0 && self->pings_out > 1)
+    {
+      /* The answer to an earlier ping (answers come in order): the newest is still out. */
+      self->pings_out--;
+    }
+  else if (g_str_equal (frame_type, "health.check") && self->probe_sent_at != 0)
     {
       gint64 rtt = (g_get_monotonic_time () - self->probe_sent_at) / 1000;
 
       self->probe_sent_at = 0;
+      self->pings_out = 0;
       self->n_unanswered = 0;
       self->silent_since = 0;
       /* The next probe after idle-probe-ms of silence, not when this one would have expired. */
@@ -394,6 +402,7 @@ send_probe (ConfabWebsocketTransport *self)
   text = json_to_string (root, FALSE);
   soup_websocket_connection_send_text (self->ws, text);
   self->probe_sent_at = g_get_monotonic_time ();
+  self->pings_out++;
   return TRUE;
 }
 
@@ -426,6 +435,7 @@ probe_deadline_passed (ConfabWebsocketTransport *self,
   g_autoptr(ConfabWebsocketTransport) hold = g_object_ref (self);
 
   self->probe_sent_at = 0;
+  self->pings_out = 0;
   self->n_unanswered++;
   g_debug ("websocket: probe %u unanswered after %u ms", self->n_unanswered, self->probe_timeout_ms);
   _confab_transport_emit_probe_lost (transport);
@@ -495,13 +505,20 @@ static gboolean
 confab_websocket_transport_probe (ConfabTransport *transport)
 {
   ConfabWebsocketTransport *self = CONFAB_WEBSOCKET_TRANSPORT (transport);
+  gboolean in_flight = self->probe_sent_at != 0;
 
-  if (!self->usable || self->probe_sent_at != 0)
-    return self->probe_sent_at != 0;
-  if (!send_probe (self))
+  if (!self->usable)
     return FALSE;
-  self->silent_since = self->probe_sent_at;
-  self->n_unanswered = 0;
+  /* A ping already out may have been answered just before the link died, its answer
+   * still unread: a fresh ping, whose answer comes after that one, is what proves the
+   * link is alive now. */
+  if (!send_probe (self))
+    return in_flight;
+  if (!in_flight)
+    {
+      self->silent_since = self->probe_sent_at;
+      self->n_unanswered = 0;
+    }
   arm_liveness (self, self->probe_timeout_ms);
   return TRUE;
 }

@@ -677,6 +677,76 @@ test_properties (void)
   g_assert_cmpuint (confab_circuit_breaker_get_max_open_ms (breaker), ==, 50000);
 }
 
+/* "Retry now": an open breaker admits its one trial before retry-at; a failed early trial
+ * re-opens it for as long as before (not doubled), a later scheduled trial doubles as
+ * usual, a success closes it; closed and half-open breakers are not touched. */
+static void
+test_allow_trial (void)
+{
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (START);
+  g_autoptr(ConfabCircuitBreaker) breaker = confab_circuit_breaker_new (NAME, CONFAB_CLOCK (clock));
+  g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+  Notifies notifies;
+  gint64 opened_at;
+
+  watch (breaker, &notifies);
+  g_assert_false (confab_circuit_breaker_allow_trial (breaker));  /* closed */
+  g_assert_cmpuint (notifies.state, ==, 0);
+  fail_network (breaker, 3);
+  g_assert_cmpint (confab_circuit_breaker_get_state (breaker), ==, CONFAB_CIRCUIT_STATE_OPEN);
+  g_assert_cmpuint (notifies.state, ==, 1);
+
+  /* 5 s into 15 s: one trial now, and only one. */
+  confab_fake_clock_advance (clock, 5 * SEC);
+  g_assert_false (confab_circuit_breaker_allow (breaker));
+  g_assert_true (confab_circuit_breaker_allow_trial (breaker));
+  g_assert_cmpint (confab_circuit_breaker_get_state (breaker), ==, CONFAB_CIRCUIT_STATE_HALF_OPEN);
+  g_assert_cmpuint (notifies.state, ==, 2);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 0);  /* its timer is gone */
+  g_assert_false (confab_circuit_breaker_allow_trial (breaker));  /* already half-open */
+  assert_describe (breaker, NAME ": half-open, 3 failures, trial allowed");
+  g_assert_true (confab_circuit_breaker_allow (breaker));
+  g_assert_false (confab_circuit_breaker_allow (breaker));
+  g_assert_false (confab_circuit_breaker_allow_trial (breaker));  /* trial out: still one */
+  g_assert_false (confab_circuit_breaker_allow (breaker));
+
+  /* A cancelled trial hands it back; the next one fails: open 15 s again, not 30. */
+  confab_circuit_breaker_record_failure (breaker, cancelled);
+  g_assert_true (confab_circuit_breaker_allow (breaker));
+  fail_network (breaker, 1);
+  opened_at = confab_circuit_breaker_get_opened_at (breaker);
+  g_assert_cmpint (confab_circuit_breaker_get_state (breaker), ==, CONFAB_CIRCUIT_STATE_OPEN);
+  g_assert_cmpint (opened_at, ==, START + 5 * SEC);
+  g_assert_cmpint (confab_circuit_breaker_get_retry_at (breaker) - opened_at, ==, 15 * SEC);
+  g_assert_cmpuint (confab_circuit_breaker_get_consecutive_failures (breaker), ==, 4);
+
+  /* The scheduled trial at retry-at fails: doubled as usual, to 30 s. */
+  confab_fake_clock_advance (clock, 15 * SEC);
+  g_assert_cmpint (confab_circuit_breaker_get_state (breaker), ==, CONFAB_CIRCUIT_STATE_HALF_OPEN);
+  g_assert_true (confab_circuit_breaker_allow (breaker));
+  fail_network (breaker, 1);
+  opened_at = confab_circuit_breaker_get_opened_at (breaker);
+  g_assert_cmpint (confab_circuit_breaker_get_retry_at (breaker) - opened_at, ==, 30 * SEC);
+
+  /* An early trial that works closes it. */
+  confab_fake_clock_advance (clock, 1 * SEC);
+  g_assert_true (confab_circuit_breaker_allow_trial (breaker));
+  g_assert_true (confab_circuit_breaker_allow (breaker));
+  confab_circuit_breaker_record_success (breaker);
+  g_assert_cmpint (confab_circuit_breaker_get_state (breaker), ==, CONFAB_CIRCUIT_STATE_CLOSED);
+  g_assert_cmpuint (confab_circuit_breaker_get_consecutive_failures (breaker), ==, 0);
+  g_assert_cmpint (confab_circuit_breaker_get_retry_at (breaker), ==, 0);
+
+  /* Opened afresh: an early trial's failure keeps the fresh 15 s. */
+  fail_network (breaker, 3);
+  g_assert_true (confab_circuit_breaker_allow_trial (breaker));
+  g_assert_true (confab_circuit_breaker_allow (breaker));
+  fail_network (breaker, 1);
+  opened_at = confab_circuit_breaker_get_opened_at (breaker);
+  g_assert_cmpint (confab_circuit_breaker_get_retry_at (breaker) - opened_at, ==, 15 * SEC);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -696,6 +766,7 @@ main (int   argc,
   g_test_add_func ("/core/circuit-breaker/early-timer", test_early_timer);
   g_test_add_func ("/core/circuit-breaker/describe", test_describe);
   g_test_add_func ("/core/circuit-breaker/reset", test_reset);
+  g_test_add_func ("/core/circuit-breaker/allow-trial", test_allow_trial);
   g_test_add_func ("/core/circuit-breaker/dispose-removes-timer", test_dispose_removes_timer);
   g_test_add_func ("/core/circuit-breaker/properties", test_properties);
 

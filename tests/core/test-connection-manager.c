@@ -785,6 +785,17 @@ test_restart_catch_up_outbox (void)
   }
 }
 
+static gboolean
+states_has_reconnecting (gpointer user_data)
+{
+  GArray *states = user_data;
+
+  for (guint i = 0; i < states->len; i++)
+    if (g_array_index (states, ConfabConnectionState, i) == CONFAB_CONNECTION_STATE_RECONNECTING)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 test_probe_timeout (void)
 {
@@ -796,18 +807,21 @@ test_probe_timeout (void)
   g_autoptr(TestMonitor) monitor = g_object_new (TEST_TYPE_MONITOR, NULL);
   g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, provider, monitor, 1500, NULL, NULL);
   g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) states = g_array_new (FALSE, FALSE, sizeof (ConfabConnectionState));
   gint64 start;
   gint64 elapsed;
 
   g_assert_true (connect_and_wait (manager, "alice", &error));
   g_assert_no_error (error);
+  /* Recorded, not polled: RECONNECTING may last only until the next round starts. */
+  g_signal_connect (manager, "notify::state", G_CALLBACK (record_state), states);
 
   /* The server stops answering (a dead link); a network change probes it. */
   g_subprocess_send_signal (sandbox->process, SIGSTOP);
   start = g_get_monotonic_time ();
   test_monitor_set_available (monitor, TRUE);
   was_connected = confab_connection_manager_get_state (manager) == CONFAB_CONNECTION_STATE_CONNECTED;
-  noticed = wait_state (manager, CONFAB_CONNECTION_STATE_RECONNECTING, DEADLINE_MS);
+  noticed = core_test_wait_until (states_has_reconnecting, states, DEADLINE_MS);
   elapsed = core_test_elapsed_ms (start);
   /* Resume it before asserting: a stopped sandbox left behind by a failed assertion would
    * hold the test's output open until meson's timeout. */
@@ -824,6 +838,7 @@ test_probe_timeout (void)
   g_assert_true (wait_state (manager, CONFAB_CONNECTION_STATE_CONNECTED, DEADLINE_MS));
 
   confab_connection_manager_disconnect (manager);
+  g_signal_handlers_disconnect_by_data (manager, states);
   g_assert_true (core_test_sandbox_wait_stat (sandbox, "connections", 0, DEADLINE_MS));
 }
 
@@ -934,15 +949,23 @@ test_retry_backoff_breakers (void)
   confab_connection_manager_retry_now (manager);
   g_assert_cmpint (confab_connection_manager_get_state (manager), ==, CONFAB_CONNECTION_STATE_RECONNECTING);
   g_assert_cmpint (retry_in_ms (manager, clock), <=, 1000);
-  /* ...and then does not bypass the open breakers: no attempt, next try when one half-opens. */
-  confab_fake_clock_advance (clock, 1000 * 1000);
+  /* ...and then gives each open breaker its one trial early: two attempts, not more. */
+  confab_fake_clock_advance (clock, 999 * 1000);
   g_assert_cmpuint (n_attempts (manager), ==, 6);
-  g_assert_cmpint (confab_connection_manager_get_state (manager), ==, CONFAB_CONNECTION_STATE_RECONNECTING);
+  confab_fake_clock_advance (clock, 1000);
+  w.attempts = 8;
+  g_assert_true (core_test_wait_until (round_over, &w, DEADLINE_MS));
+  g_assert_cmpuint (n_attempts (manager), ==, 8);
+  /* The failed trials re-open the breakers for 15 s again (an early trial does not
+   * double the wait): the next round waits for them. */
   g_assert_cmpint (retry_in_ms (manager, clock), >=, 13000);
+  g_assert_cmpint (retry_in_ms (manager, clock), <=, 15000);
+  confab_fake_clock_advance (clock, 5000 * 1000);
+  g_assert_cmpuint (n_attempts (manager), ==, 8);
 
   /* A network change resets the breakers and tries at once. */
   test_monitor_set_available (monitor, TRUE);
-  w.attempts = 8;
+  w.attempts = 10;
   g_assert_true (core_test_wait_until (round_over, &w, DEADLINE_MS));
 
   confab_connection_manager_disconnect (manager);
@@ -1586,6 +1609,182 @@ test_longpoll_leaves_rest_free (void)
   g_assert_true (core_test_sandbox_wait_stat (sandbox, "connections", 0, DEADLINE_MS));
 }
 
+/* Outbox items that arrive without send_text ------------------------------------------- */
+
+typedef struct
+{
+  ConfabOutboxItem *item;
+  guint             sending;  /* times it turned SENDING */
+} StatusLog;
+
+static void
+record_sending (ConfabOutboxItem *item,
+                GParamSpec       *pspec,
+                StatusLog        *log)
+{
+  if (confab_outbox_item_get_status (item) == CONFAB_OUTBOX_STATUS_SENDING)
+    log->sending++;
+}
+
+static gboolean
+item_failed (gpointer user_data)
+{
+  return confab_outbox_item_get_status (user_data) == CONFAB_OUTBOX_STATUS_FAILED;
+}
+
+/* Enqueued straight into the outbox (as another writer of it would) while connected: sent
+ * with nothing else to trigger the pump. A message the server refuses for good becomes
+ * FAILED; the user's Retry (confab_outbox_retry, as ConfabChatStore calls it) sends it
+ * again at once, and once the server accepts it, it is SENT and on the server. */
+static void
+test_outbox_pumped_on_pending (void)
+{
+  g_autofree char *outbox_dir = g_dir_make_tmp ("confab-cm-outbox-XXXXXX", NULL);
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice_token = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autoptr(ConfabTokenProvider) provider = demo_token_provider (sandbox, "alice", &alice_token);
+  g_autoptr(ConfabTokenProvider) bob = demo_token_provider (sandbox, "bob", &bob_token);
+  g_autoptr(TestMonitor) monitor = g_object_new (TEST_TYPE_MONITOR, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ConfabOutbox) outbox = confab_outbox_new (outbox_dir, &error);
+  g_autoptr(ConfabConnectionManager) manager = NULL;
+  g_autofree char *channel_id = g_strdup_printf ("later-%u", g_random_int ());
+  g_autofree char *cid = g_strdup_printf ("messaging:%s", channel_id);
+  g_autofree char *url = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr(JsonObject) answer = NULL;
+  g_autoptr(ConfabOutboxItem) direct = NULL;
+  g_autoptr(ConfabOutboxItem) refused = NULL;
+  StatusLog log = { 0 };
+  guint status = 0;
+
+  g_assert_no_error (error);
+  manager = new_manager (sandbox->url, provider, monitor, 1500, outbox, NULL);
+  g_assert_true (connect_and_wait (manager, "alice", &error));
+  g_assert_no_error (error);
+
+  /* Straight into the outbox: the manager sends it on its own. */
+  direct = g_object_ref (confab_outbox_enqueue (outbox, "messaging:general", "enqueued directly", &error));
+  g_assert_no_error (error);
+  g_assert_true (core_test_wait_until (item_sent, direct, DEADLINE_MS));
+  g_assert_cmpuint (count_in_channel (sandbox, bob_token, confab_outbox_item_get_id (direct)), ==, 1);
+  g_assert_cmpuint (confab_outbox_get_n_pending (outbox), ==, 0);
+
+  /* A channel that does not exist yet: refused, not transient, so FAILED (not requeued). */
+  refused = g_object_ref (confab_outbox_enqueue (outbox, cid, "refused at first", &error));
+  g_assert_no_error (error);
+  g_assert_true (core_test_wait_until (item_failed, refused, DEADLINE_MS));
+  g_assert_nonnull (confab_outbox_item_get_last_error (refused));
+  g_assert_false (confab_error_is_transient (confab_outbox_item_get_last_error (refused)));
+  g_assert_cmpint (confab_connection_manager_get_state (manager), ==, CONFAB_CONNECTION_STATE_CONNECTED);
+
+  /* Alice creates it; the user's Retry sends again with no other trigger. */
+  url = g_strdup_printf ("%s/channels/messaging/%s/query?api_key=%s&user_id=alice", sandbox->url, channel_id, API_KEY);
+  body = g_strdup ("{\"data\":{\"members\":[\"alice\"]}}");
+  answer = core_test_rest ("POST", url, alice_token, body, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 201);
+
+  log.item = refused;
+  g_signal_connect (refused, "notify::status", G_CALLBACK (record_sending), &log);
+  confab_outbox_retry (outbox, refused);
+  g_assert_cmpint (confab_outbox_item_get_status (refused), ==, CONFAB_OUTBOX_STATUS_QUEUED);
+  g_assert_true (core_test_wait_until (item_sent, refused, DEADLINE_MS));
+  g_assert_cmpuint (log.sending, ==, 1);
+  g_signal_handlers_disconnect_by_data (refused, &log);
+  g_assert_null (confab_outbox_item_get_last_error (refused));
+  g_assert_cmpuint (confab_outbox_get_n_pending (outbox), ==, 0);
+
+  /* Not connected: an enqueued item waits (no send, no error) for the next connection. */
+  confab_connection_manager_disconnect (manager);
+  g_clear_object (&direct);
+  direct = g_object_ref (confab_outbox_enqueue (outbox, "messaging:general", "while disconnected", &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (confab_outbox_item_get_status (direct), ==, CONFAB_OUTBOX_STATUS_QUEUED);
+  g_assert_true (connect_and_wait (manager, "alice", &error));
+  g_assert_no_error (error);
+  g_assert_true (core_test_wait_until (item_sent, direct, DEADLINE_MS));
+
+  confab_connection_manager_disconnect (manager);
+  g_assert_true (core_test_sandbox_wait_stat (sandbox, "connections", 0, DEADLINE_MS));
+  g_clear_object (&manager);
+  g_clear_object (&outbox);
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", outbox_dir);
+    g_autoptr(GError) rm_error = NULL;
+
+    g_spawn_command_line_sync (cmd, NULL, NULL, NULL, &rm_error);
+  }
+}
+
+/* "Retry now" after the server was gone long enough to open every breaker: the server is
+ * back, and one press connects at once — the manager's clock never reaches the breakers'
+ * retry time. */
+static void
+test_retry_now_open_breakers (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) first = start_sandbox (extra);
+  g_autoptr(CoreTestSandbox) second = NULL;
+  g_autoptr(ConfabTokenProvider) provider = demo_token_provider (first, "alice", NULL);
+  g_autoptr(TestMonitor) monitor = g_object_new (TEST_TYPE_MONITOR, NULL);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (0);
+  g_autoptr(ConfabConnectionManager) manager = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base_url = g_strdup (first->url);
+  g_autofree char *port = g_strdup (strrchr (first->url, ':') + 1);
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%s", port);
+  g_autofree char *ws_open = g_strdup_printf ("websocket http://127.0.0.1:%s: open", port);
+  g_autofree char *lp_open = g_strdup_printf ("longpoll http://127.0.0.1:%s: open", port);
+  const char *again[] = { "--demo", "--listen", listen, NULL };
+  RoundWait w = { 0 };
+  gint64 opened_now;
+  gint64 next_retry;
+  guint rounds = 0;
+
+  confab_fake_clock_set_wall (clock, g_get_real_time ());
+  manager = g_object_new (CONFAB_TYPE_CONNECTION_MANAGER,
+                          "base-url", base_url, "api-key", API_KEY, "token-provider", provider,
+                          "network-monitor", monitor, "clock", clock, "hedge-ms", 1500, NULL);
+  g_assert_true (connect_and_wait (manager, "alice", &error));
+  g_assert_no_error (error);
+
+  /* The server goes away; the rounds that follow (on the fake clock) open both breakers. */
+  core_test_sandbox_stop (g_steal_pointer (&first));
+  g_assert_true (wait_state (manager, CONFAB_CONNECTION_STATE_RECONNECTING, DEADLINE_MS));
+  w.manager = manager;
+  while (!(report_has (manager, ws_open) && report_has (manager, lp_open)))
+    {
+      g_assert_cmpuint (++rounds, <=, 6);
+      w.attempts = n_attempts (manager) + 1;
+      confab_fake_clock_advance (clock, MAX (retry_in_ms (manager, clock), 0) * 1000 + 1000);
+      g_assert_true (core_test_wait_until (round_over, &w, DEADLINE_MS));
+    }
+  /* Nothing can be tried before a breaker half-opens, ≥ 13 s away. */
+  next_retry = retry_in_ms (manager, clock);
+  g_assert_cmpint (next_retry, >=, 13000);
+  opened_now = confab_clock_now (CONFAB_CLOCK (clock));
+
+  /* Back on the same port. The countdown alone would not notice it for ≥ 13 s... */
+  second = start_sandbox (again);
+  g_assert_cmpstr (second->url, ==, base_url);
+
+  /* ...Retry now does, at once: the breakers each admit one trial. */
+  confab_connection_manager_retry_now (manager);
+  g_assert_true (wait_state (manager, CONFAB_CONNECTION_STATE_CONNECTED, DEADLINE_MS));
+  g_assert_cmpint (confab_clock_now (CONFAB_CLOCK (clock)), ==, opened_now);
+  g_assert_true (report_has (manager, "retry now: websocket may try once"));
+  g_assert_false (report_has (manager, ws_open));
+  g_assert_cmpint (confab_connection_manager_get_next_retry (manager), ==, 0);
+
+  confab_connection_manager_disconnect (manager);
+  g_assert_true (core_test_sandbox_wait_stat (second, "connections", 0, DEADLINE_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1624,6 +1823,8 @@ main (int   argc,
   g_test_add_func ("/core/connection-manager/rate-limit/upgrade", test_rate_limit_upgrade);
   g_test_add_func ("/core/connection-manager/probe-loss", test_probe_loss);
   g_test_add_func ("/core/connection-manager/resume-clock-jump", test_resume_clock_jump);
+  g_test_add_func ("/core/connection-manager/outbox-pumped-on-pending", test_outbox_pumped_on_pending);
+  g_test_add_func ("/core/connection-manager/retry-now-open-breakers", test_retry_now_open_breakers);
 
   return g_test_run ();
 }

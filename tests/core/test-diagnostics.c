@@ -661,6 +661,187 @@ test_finalize (void)
   g_assert_finalize_object (attempt);
 }
 
+/* The structured accessors Connection Details reads instead of the report text. */
+static void
+test_structured_accessors (void)
+{
+  g_autoptr(ConfabDiagnostics) diagnostics = confab_diagnostics_new ("install-salt-1");
+  g_autoptr(GPtrArray) breakers = g_ptr_array_new ();
+  g_auto(GStrv) lines = NULL;
+  const char *rating = "unset";
+  gint64 at = -1;
+  int rtt = -2;
+  double loss = -2;
+
+  lines = confab_diagnostics_dup_breakers (diagnostics);
+  g_assert_nonnull (lines);
+  g_assert_cmpuint (g_strv_length (lines), ==, 0);
+  g_clear_pointer (&lines, g_strfreev);
+
+  g_ptr_array_add (breakers, "websocket http://127.0.0.1:80: open, 3 failures, retry in 8 s");
+  g_ptr_array_add (breakers, NULL);  /* skipped */
+  g_ptr_array_add (breakers, "longpoll http://127.0.0.1:80?api_key=k3yk3yk3y9: closed\nsecond line");
+  confab_diagnostics_set_breakers (diagnostics, breakers);
+  lines = confab_diagnostics_dup_breakers (diagnostics);
+  g_assert_cmpuint (g_strv_length (lines), ==, 2);
+  g_assert_cmpstr (lines[0], ==, "websocket http://127.0.0.1:80: open, 3 failures, retry in 8 s");
+  /* Redacted to one line, secrets out, as in the report. */
+  g_assert_null (strchr (lines[1], '\n'));
+  g_assert_null (strstr (lines[1], "k3yk3yk3y9"));
+  g_assert_true (g_str_has_prefix (lines[1], "longpoll http://127.0.0.1:80"));
+  g_clear_pointer (&lines, g_strfreev);
+  confab_diagnostics_set_breakers (diagnostics, NULL);
+  lines = confab_diagnostics_dup_breakers (diagnostics);
+  g_assert_cmpuint (g_strv_length (lines), ==, 0);
+
+  g_assert_cmpuint (confab_diagnostics_get_n_quality_samples (diagnostics), ==, 0);
+  g_assert_false (confab_diagnostics_get_quality_sample (diagnostics, 0, &at, &rating, &rtt, &loss));
+  g_assert_cmpint (at, ==, -1);  /* untouched */
+  g_assert_cmpstr (rating, ==, "unset");
+
+  confab_diagnostics_add_quality_sample (diagnostics, T0, "good", 80, 0.01);
+  confab_diagnostics_add_quality_sample (diagnostics, T0 + MS (1000), NULL, -5, NAN);
+  confab_diagnostics_add_quality_sample (diagnostics, T0 + MS (2000), "poor", 900, 7.0);
+  g_assert_cmpuint (confab_diagnostics_get_n_quality_samples (diagnostics), ==, 3);
+  g_assert_true (confab_diagnostics_get_quality_sample (diagnostics, 0, &at, &rating, &rtt, &loss));
+  g_assert_cmpint (at, ==, T0);
+  g_assert_cmpstr (rating, ==, "good");
+  g_assert_cmpint (rtt, ==, 80);
+  g_assert_cmpfloat_with_epsilon (loss, 0.01, 1e-9);
+  g_assert_true (confab_diagnostics_get_quality_sample (diagnostics, 1, &at, &rating, &rtt, &loss));
+  g_assert_cmpint (at, ==, T0 + MS (1000));
+  g_assert_cmpstr (rating, ==, "unknown");
+  g_assert_cmpint (rtt, ==, -1);
+  g_assert_true (isnan (loss));
+  g_assert_true (confab_diagnostics_get_quality_sample (diagnostics, 2, NULL, NULL, NULL, &loss));
+  g_assert_cmpfloat (loss, ==, 1.0);
+  g_assert_false (confab_diagnostics_get_quality_sample (diagnostics, 3, NULL, NULL, NULL, NULL));
+
+  /* Bounded: the oldest go first. */
+  for (guint i = 0; i < CONFAB_DIAGNOSTICS_MAX_QUALITY_SAMPLES; i++)
+    confab_diagnostics_add_quality_sample (diagnostics, T0 + MS (10000 + i), "excellent", (int) i, 0);
+  g_assert_cmpuint (confab_diagnostics_get_n_quality_samples (diagnostics), ==, CONFAB_DIAGNOSTICS_MAX_QUALITY_SAMPLES);
+  g_assert_true (confab_diagnostics_get_quality_sample (diagnostics, 0, &at, NULL, &rtt, NULL));
+  g_assert_cmpint (at, ==, T0 + MS (10000));
+  g_assert_cmpint (rtt, ==, 0);
+}
+
+static void
+count_changed (ConfabDiagnostics *diagnostics,
+               guint             *count)
+{
+  (*count)++;
+}
+
+/* Iterates the default context until *count reaches @n or 5 s pass. */
+static gboolean
+wait_changed (guint *count,
+              guint  n)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (*count < n && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  return *count >= n;
+}
+
+/* Ends the wait of drain_idle(). */
+static gboolean
+set_flag (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the default context for @ms (a timeout of the test's own, not a sleep: whatever
+ * the diagnostics scheduled within that time runs too). */
+static void
+run_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, set_flag, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* ::changed: after attempts (added, progressing, dropped), breakers and quality change;
+ * many changes at once are one emission; no timer while nothing changes or nobody
+ * listens. */
+/* Whether @diagnostics has a source in the default context (its ::changed timer). */
+static gboolean
+has_timer (ConfabDiagnostics *diagnostics)
+{
+  return g_main_context_find_source_by_user_data (NULL, diagnostics) != NULL;
+}
+
+static void
+test_changed_signal (void)
+{
+  g_autoptr(ConfabDiagnostics) diagnostics = confab_diagnostics_new ("install-salt-1");
+  g_autoptr(ConfabAttempt) attempt = confab_attempt_new ("websocket", "wss://chat.example/connect", T0);
+  g_autoptr(ConfabAttempt) second = confab_attempt_new ("longpoll", "https://chat.example/longpoll", T0);
+  g_autoptr(GPtrArray) breakers = g_ptr_array_new ();
+  guint changed = 0;
+  gint64 start;
+
+  /* Nobody listens: nothing scheduled. */
+  confab_diagnostics_add_quality_sample (diagnostics, T0, "good", 10, 0);
+  g_assert_false (has_timer (diagnostics));
+
+  g_signal_connect (diagnostics, "changed", G_CALLBACK (count_changed), &changed);
+
+  /* A burst: one emission, not before the interval. */
+  start = g_get_monotonic_time ();
+  confab_diagnostics_add_attempt (diagnostics, attempt);
+  confab_attempt_mark_stage (attempt, CONFAB_ATTEMPT_STAGE_RESOLVING, T0);
+  for (guint i = 0; i < 50; i++)
+    confab_diagnostics_add_quality_sample (diagnostics, T0 + MS (i), "good", (int) i, 0);
+  g_ptr_array_add (breakers, "websocket wss://chat.example:443: closed");
+  confab_diagnostics_set_breakers (diagnostics, breakers);
+  g_assert_cmpuint (changed, ==, 0);
+  g_assert_true (wait_changed (&changed, 1));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 200 * 1000);
+  run_for (400);
+  g_assert_cmpuint (changed, ==, 1);
+
+  /* Idle: no timer left behind. */
+  g_assert_false (has_timer (diagnostics));
+
+  /* The same breaker lines again: no change. */
+  confab_diagnostics_set_breakers (diagnostics, breakers);
+  g_assert_false (has_timer (diagnostics));
+  run_for (300);
+  g_assert_cmpuint (changed, ==, 1);
+
+  /* Each kind of change on its own. */
+  confab_attempt_mark_stage (attempt, CONFAB_ATTEMPT_STAGE_CONNECTING, T0 + MS (5));
+  g_assert_true (wait_changed (&changed, 2));
+  g_ptr_array_index (breakers, 0) = "websocket wss://chat.example:443: open, 3 failures, retry in 15 s";
+  confab_diagnostics_set_breakers (diagnostics, breakers);
+  g_assert_true (wait_changed (&changed, 3));
+  confab_diagnostics_add_quality_sample (diagnostics, T0 + MS (100), "poor", 700, 0.2);
+  g_assert_true (wait_changed (&changed, 4));
+  confab_diagnostics_add_attempt (diagnostics, second);
+  g_assert_true (wait_changed (&changed, 5));
+
+  /* A dropped attempt no longer counts as a change. */
+  confab_diagnostics_set_max_attempts (diagnostics, 1);
+  g_assert_true (wait_changed (&changed, 6));
+  g_assert_cmpuint (g_list_model_get_n_items (confab_diagnostics_get_attempts (diagnostics)), ==, 1);
+  confab_attempt_mark_stage (attempt, CONFAB_ATTEMPT_STAGE_TLS, T0 + MS (9));
+  g_assert_false (has_timer (diagnostics));
+
+  /* Disposed with a change pending: the timer goes with it. */
+  confab_diagnostics_add_quality_sample (diagnostics, T0 + MS (200), "good", 10, 0);
+  g_assert_true (has_timer (diagnostics));
+  g_clear_object (&diagnostics);
+  run_for (400);
+  g_assert_cmpuint (changed, ==, 6);
+  /* The attempt outlives the diagnostics without a dangling handler. */
+  confab_attempt_mark_stage (second, CONFAB_ATTEMPT_STAGE_CONNECTING, T0 + MS (9));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -682,6 +863,8 @@ main (int   argc,
   g_test_add_func ("/core/diagnostics/report/empty", test_report_empty);
   g_test_add_func ("/core/diagnostics/garbage-inputs", test_garbage_inputs);
   g_test_add_func ("/core/diagnostics/finalize", test_finalize);
+  g_test_add_func ("/core/diagnostics/structured-accessors", test_structured_accessors);
+  g_test_add_func ("/core/diagnostics/changed-signal", test_changed_signal);
 
   return g_test_run ();
 }

@@ -5,13 +5,15 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
+#include <string.h>
 
 #include "confab-connection-details-dialog.h"
 #include "confab-redact.h"
 #include "confab-widgets-private.h"
 
-/* The report is rebuilt at most this often while the window is shown. */
-#define REPORT_REFRESH_MS 1000
+/* The newest quality samples shown (the report has them all). */
+#define QUALITY_ROWS_MAX 20
 
 struct _ConfabConnectionDetailsDialog
 {
@@ -26,11 +28,14 @@ struct _ConfabConnectionDetailsDialog
   AdwActionRow            *loss_row;
   GtkListBox              *attempts_list;
   GtkLabel                *attempts_empty;
-  GtkLabel                *report_label;
+  GtkListBox              *breakers_list;
+  GtkLabel                *breakers_empty;
+  GtkListBox              *quality_list;
+  GtkLabel                *quality_empty;
 
   ConfabConnectionManager *manager;
+  ConfabDiagnostics       *diagnostics;
   GtkSortListModel        *attempts;   /* the diagnostics' attempts, newest first */
-  guint                    report_id;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabConnectionDetailsDialog, confab_connection_details_dialog, ADW_TYPE_WINDOW)
@@ -201,7 +206,7 @@ newest_first (gconstpointer a,
   return ta > tb ? -1 : ta < tb ? 1 : 0;
 }
 
-/* Now and the report ------------------------------------------------------------------- */
+/* Now ------------------------------------------------------------------- */
 
 static void
 refresh_now (ConfabConnectionDetailsDialog *self)
@@ -244,38 +249,171 @@ build_report (ConfabConnectionDetailsDialog *self)
   return confab_diagnostics_report (confab_connection_manager_get_diagnostics (self->manager));
 }
 
+/* Breakers and quality history ----------------------------------------------------------- */
+
 static void
-refresh_report (ConfabConnectionDetailsDialog *self)
+clear_list (GtkListBox *list)
 {
-  g_autofree char *report = build_report (self);
+  GtkWidget *child;
 
-  gtk_label_set_text (self->report_label, report);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (list))) != NULL)
+    gtk_list_box_remove (list, child);
 }
 
-static gboolean
-report_cb (gpointer user_data)
+/* One part of a breaker line after the name, in the user's words; parts the core adds
+ * later are shown as they are. */
+static char *
+breaker_part_words (const char *part)
 {
-  ConfabConnectionDetailsDialog *self = user_data;
+  guint64 n = 0;
+  char *end = NULL;
 
-  self->report_id = 0;
-  refresh_report (self);
-
-  return G_SOURCE_REMOVE;
+  if (g_str_equal (part, "closed"))
+    return g_strdup (C_("circuit breaker", "In use"));
+  if (g_str_equal (part, "open"))
+    return g_strdup (C_("circuit breaker", "Resting after failures"));
+  if (g_str_equal (part, "half-open"))
+    return g_strdup (C_("circuit breaker", "Ready to try once"));
+  if (g_str_equal (part, "retry due"))
+    return g_strdup (C_("circuit breaker", "next try due"));
+  if (g_str_equal (part, "trial allowed"))
+    return g_strdup (C_("circuit breaker", "one try allowed"));
+  if (g_str_equal (part, "trial in progress"))
+    return g_strdup (C_("circuit breaker", "trying now"));
+  if (g_str_has_prefix (part, "retry in "))
+    {
+      n = g_ascii_strtoull (part + strlen ("retry in "), &end, 10);
+      if (end != NULL && g_str_equal (end, " s") && n <= G_MAXINT)
+        return g_strdup_printf (ngettext ("next try in %d second", "next try in %d seconds", (gulong) n), (int) n);
+    }
+  if (g_ascii_isdigit (*part))
+    {
+      n = g_ascii_strtoull (part, &end, 10);
+      if (end != NULL && (g_str_equal (end, " failure") || g_str_equal (end, " failures")) && n <= G_MAXINT)
+        return g_strdup_printf (ngettext ("%d failure in a row", "%d failures in a row", (gulong) n), (int) n);
+    }
+  return g_strdup (part);
 }
 
-/* Something changed: the cheap parts now, the report within a second, and only while
- * the window is shown (no wake-ups for a hidden window). */
+/* "websocket http://host:443: open, 3 failures, retry in 12 s" (the core's line, see
+ * confab_diagnostics_dup_breakers()) as a row: the route, then its state. */
+static GtkWidget *
+create_breaker_row (const char *line)
+{
+  GtkWidget *row = adw_action_row_new ();
+  const char *colon = strstr (line, ": ");
+  g_autofree char *name = colon != NULL ? g_strndup (line, colon - line) : g_strdup (line);
+  g_auto(GStrv) parts = colon != NULL ? g_strsplit (colon + 2, ", ", -1) : NULL;
+  g_autoptr(GString) words = g_string_new (NULL);
+  g_autofree char *title = NULL;
+  const char *space = strchr (name, ' ');
+
+  /* "websocket http://…" → "WebSocket · http://…" */
+  if (space != NULL)
+    {
+      g_autofree char *nick = g_strndup (name, space - name);
+
+      title = g_strdup_printf (_("%s · %s"), _confab_widgets_transport_name (nick), space + 1);
+    }
+  for (guint i = 0; parts != NULL && parts[i] != NULL; i++)
+    {
+      g_autofree char *part = breaker_part_words (parts[i]);
+
+      if (words->len > 0)
+        g_string_append (words, ", ");
+      g_string_append (words, part);
+    }
+
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title != NULL ? title : name);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), words->str);
+  return row;
+}
+
+static const char *
+rating_words (const char *rating)
+{
+  const char *word = NULL;
+
+  if (g_strcmp0 (rating, "excellent") == 0)
+    word = _confab_widgets_quality_word (CONFAB_QUALITY_EXCELLENT);
+  else if (g_strcmp0 (rating, "good") == 0)
+    word = _confab_widgets_quality_word (CONFAB_QUALITY_GOOD);
+  else if (g_strcmp0 (rating, "poor") == 0)
+    word = _confab_widgets_quality_word (CONFAB_QUALITY_POOR);
+  return word != NULL ? word : "—";
+}
+
+static GtkWidget *
+create_quality_row (gint64      at_usec,
+                    const char *rating,
+                    int         rtt_ms,
+                    double      loss)
+{
+  GtkWidget *row = adw_action_row_new ();
+  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (at_usec / G_USEC_PER_SEC);
+  g_autofree char *time = when != NULL ? g_date_time_format (when, "%X") : NULL;
+  g_autofree char *rtt = rtt_ms >= 0 ? g_strdup_printf (_("%d ms"), rtt_ms) : g_strdup ("—");
+  g_autofree char *lost = !isnan (loss) ? g_strdup_printf (_("%.1f %%"), loss * 100.0) : g_strdup ("—");
+  g_autofree char *first = g_strdup_printf (_("%s · %s"), rating_words (rating), rtt);
+  g_autofree char *subtitle = g_strdup_printf (_("%s · %s"), first, lost);
+
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), time != NULL ? time : "—");
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  return row;
+}
+
+static void
+refresh_history (ConfabConnectionDetailsDialog *self)
+{
+  g_auto(GStrv) breakers = NULL;
+  guint n_samples = 0;
+  guint shown = 0;
+
+  clear_list (self->breakers_list);
+  clear_list (self->quality_list);
+
+  if (self->diagnostics != NULL)
+    {
+      breakers = confab_diagnostics_dup_breakers (self->diagnostics);
+      n_samples = confab_diagnostics_get_n_quality_samples (self->diagnostics);
+    }
+  for (guint i = 0; breakers != NULL && breakers[i] != NULL; i++)
+    gtk_list_box_append (self->breakers_list, create_breaker_row (breakers[i]));
+  for (guint i = n_samples; i > 0 && shown < QUALITY_ROWS_MAX; i--, shown++)
+    {
+      const char *rating = NULL;
+      gint64 at = 0;
+      int rtt_ms = -1;
+      double loss = NAN;
+
+      if (confab_diagnostics_get_quality_sample (self->diagnostics, i - 1, &at, &rating, &rtt_ms, &loss))
+        gtk_list_box_append (self->quality_list, create_quality_row (at, rating, rtt_ms, loss));
+    }
+
+  gtk_widget_set_visible (GTK_WIDGET (self->breakers_empty), breakers == NULL || breakers[0] == NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->breakers_list), breakers != NULL && breakers[0] != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->quality_empty), shown == 0);
+  gtk_widget_set_visible (GTK_WIDGET (self->quality_list), shown > 0);
+}
+
+/* The diagnostics' ::changed (already coalesced to a few a second): only while the
+ * window is shown; mapping it refreshes anyway. */
+static void
+on_diagnostics_changed (ConfabConnectionDetailsDialog *self)
+{
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    refresh_history (self);
+}
+
+/* Something about the connection changed. */
 static void
 changed (ConfabConnectionDetailsDialog *self)
 {
   refresh_now (self);
   gtk_widget_set_visible (GTK_WIDGET (self->attempts_empty),
                           self->attempts == NULL || g_list_model_get_n_items (G_LIST_MODEL (self->attempts)) == 0);
-  if (self->report_id == 0 && gtk_widget_get_mapped (GTK_WIDGET (self)))
-    {
-      self->report_id = g_timeout_add (REPORT_REFRESH_MS, report_cb, self);
-      g_source_set_name_by_id (self->report_id, "[confab] details report refresh");
-    }
 }
 
 static void
@@ -293,16 +431,7 @@ confab_connection_details_dialog_map (GtkWidget *widget)
 
   GTK_WIDGET_CLASS (confab_connection_details_dialog_parent_class)->map (widget);
   refresh_now (self);
-  refresh_report (self);
-}
-
-static void
-confab_connection_details_dialog_unmap (GtkWidget *widget)
-{
-  ConfabConnectionDetailsDialog *self = CONFAB_CONNECTION_DETAILS_DIALOG (widget);
-
-  g_clear_handle_id (&self->report_id, g_source_remove);
-  GTK_WIDGET_CLASS (confab_connection_details_dialog_parent_class)->unmap (widget);
+  refresh_history (self);
 }
 
 static void
@@ -315,6 +444,9 @@ disconnect_manager (ConfabConnectionDetailsDialog *self)
   if (self->manager != NULL)
     g_signal_handlers_disconnect_by_data (self->manager, self);
   g_clear_object (&self->manager);
+  if (self->diagnostics != NULL)
+    g_signal_handlers_disconnect_by_data (self->diagnostics, self);
+  g_clear_object (&self->diagnostics);
 }
 
 static void
@@ -322,7 +454,6 @@ confab_connection_details_dialog_dispose (GObject *object)
 {
   ConfabConnectionDetailsDialog *self = CONFAB_CONNECTION_DETAILS_DIALOG (object);
 
-  g_clear_handle_id (&self->report_id, g_source_remove);
   if (self->attempts_list != NULL)
     disconnect_manager (self);
   /* AdwWindow's own dispose would unparent the template's content a second time. */
@@ -378,7 +509,6 @@ confab_connection_details_dialog_class_init (ConfabConnectionDetailsDialogClass 
   object_class->get_property = confab_connection_details_dialog_get_property;
   object_class->set_property = confab_connection_details_dialog_set_property;
   widget_class->map = confab_connection_details_dialog_map;
-  widget_class->unmap = confab_connection_details_dialog_unmap;
 
   properties[PROP_MANAGER] =
     g_param_spec_object ("manager", NULL, NULL, CONFAB_TYPE_CONNECTION_MANAGER,
@@ -397,7 +527,10 @@ confab_connection_details_dialog_class_init (ConfabConnectionDetailsDialogClass 
   gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, loss_row);
   gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, attempts_list);
   gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, attempts_empty);
-  gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, report_label);
+  gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, breakers_list);
+  gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, breakers_empty);
+  gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, quality_list);
+  gtk_widget_class_bind_template_child (widget_class, ConfabConnectionDetailsDialog, quality_empty);
   gtk_widget_class_bind_template_callback (widget_class, on_copy_clicked);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
@@ -408,6 +541,7 @@ confab_connection_details_dialog_init (ConfabConnectionDetailsDialog *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   _confab_widgets_ensure_style (GTK_WIDGET (self));
   refresh_now (self);
+  refresh_history (self);
 }
 
 GtkWidget *
@@ -449,6 +583,10 @@ confab_connection_details_dialog_set_manager (ConfabConnectionDetailsDialog *sel
       for (guint i = 0; i < G_N_ELEMENTS (watched); i++)
         g_signal_connect_object (manager, watched[i], G_CALLBACK (changed), self, G_CONNECT_SWAPPED);
 
+      self->diagnostics = g_object_ref (confab_connection_manager_get_diagnostics (manager));
+      g_signal_connect_object (self->diagnostics, "changed", G_CALLBACK (on_diagnostics_changed), self,
+                               G_CONNECT_SWAPPED);
+
       self->attempts = gtk_sort_list_model_new (g_object_ref (timeline),
                                                 GTK_SORTER (gtk_custom_sorter_new (newest_first, NULL, NULL)));
       g_signal_connect_object (self->attempts, "items-changed", G_CALLBACK (changed), self, G_CONNECT_SWAPPED);
@@ -456,7 +594,7 @@ confab_connection_details_dialog_set_manager (ConfabConnectionDetailsDialog *sel
     }
   changed (self);
   if (gtk_widget_get_mapped (GTK_WIDGET (self)))
-    refresh_report (self);
+    refresh_history (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MANAGER]);
 }
 
