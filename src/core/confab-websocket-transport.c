@@ -302,10 +302,13 @@ on_message (SoupWebsocketConnection *ws,
     {
       /* The answer to an earlier ping (answers come in order): the newest is still out. */
       self->pings_out--;
+      g_debug ("websocket: an earlier ping answered; %u still out", self->pings_out);
     }
   else if (g_str_equal (frame_type, "health.check") && self->probe_sent_at != 0)
     {
       gint64 rtt = (g_get_monotonic_time () - self->probe_sent_at) / 1000;
+
+      g_debug ("websocket: probe answered after %" G_GINT64_FORMAT " ms", rtt);
 
       self->probe_sent_at = 0;
       self->pings_out = 0;

@@ -843,3 +843,30 @@ core_test_sign_jwt (const char *payload_json,
   signature = base64url (digest, digest_length);
   return g_strconcat (signing_input, ".", signature, NULL);
 }
+
+static gboolean
+process_is_stopped (gpointer user_data)
+{
+  const char *stat_path = user_data;
+  g_autofree char *contents = NULL;
+  const char *paren;
+
+  if (!g_file_get_contents (stat_path, &contents, NULL, NULL))
+    return FALSE;
+  /* "pid (comm) S ...": the state follows the last parenthesis. */
+  paren = strrchr (contents, ')');
+  return paren != NULL && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+}
+
+gboolean
+core_test_sandbox_pause (CoreTestSandbox *sandbox,
+                         guint            timeout_ms)
+{
+  g_autofree char *stat_path = NULL;
+
+  g_return_val_if_fail (sandbox != NULL && sandbox->process != NULL, FALSE);
+
+  stat_path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (sandbox->process));
+  g_subprocess_send_signal (sandbox->process, SIGSTOP);
+  return core_test_wait_until (process_is_stopped, stat_path, timeout_ms);
+}

@@ -51,6 +51,10 @@ CoreTestSandbox *core_test_sandbox_start       (const char        *api_key,
                                                 GError           **error);
 /* SIGTERM, then waits for the exit (SIGKILL after 3 s). */
 void             core_test_sandbox_stop        (CoreTestSandbox   *sandbox);
+/* SIGSTOP, then wait until the kernel reports the process stopped, so nothing it had not
+ * yet sent can arrive after this returns TRUE. */
+gboolean         core_test_sandbox_pause       (CoreTestSandbox   *sandbox,
+                                                guint              timeout_ms);
 /* POST /sandbox/demo-token for a --demo sandbox; NULL on failure. */
 char            *core_test_sandbox_demo_token  (CoreTestSandbox   *sandbox,
                                                 const char        *user_id,

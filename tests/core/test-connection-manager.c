@@ -817,7 +817,7 @@ test_probe_timeout (void)
   g_signal_connect (manager, "notify::state", G_CALLBACK (record_state), states);
 
   /* The server stops answering (a dead link); a network change probes it. */
-  g_subprocess_send_signal (sandbox->process, SIGSTOP);
+  g_assert_true (core_test_sandbox_pause (sandbox, DEADLINE_MS));
   start = g_get_monotonic_time ();
   test_monitor_set_available (monitor, TRUE);
   was_connected = confab_connection_manager_get_state (manager) == CONFAB_CONNECTION_STATE_CONNECTED;
@@ -1300,7 +1300,7 @@ test_probe_loss (void)
   g_assert_cmpfloat (confab_connection_manager_get_loss (manager), ==, 0);
   g_assert_cmpint (confab_connection_manager_get_quality (manager), !=, CONFAB_QUALITY_POOR);
 
-  g_subprocess_send_signal (sandbox->process, SIGSTOP);
+  g_assert_true (core_test_sandbox_pause (sandbox, DEADLINE_MS));
   lost = core_test_wait_until (some_loss, manager, DEADLINE_MS);
   g_subprocess_send_signal (sandbox->process, SIGCONT);
   g_assert_true (lost);
@@ -1389,7 +1389,7 @@ test_resume_clock_jump (void)
   g_assert_no_error (error);
 
   /* Suspended for an hour: the wall clock jumps, the monotonic one does not. */
-  g_subprocess_send_signal (sandbox->process, SIGSTOP);
+  g_assert_true (core_test_sandbox_pause (sandbox, DEADLINE_MS));
   confab_fake_clock_set_wall (clock, confab_clock_wall (CONFAB_CLOCK (clock)) + G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
   confab_fake_clock_advance (clock, (CONFAB_CONNECTION_MANAGER_STABLE_MS + 100) * 1000);
   stayed = confab_connection_manager_get_state (manager) == CONFAB_CONNECTION_STATE_CONNECTED;
@@ -1404,7 +1404,7 @@ test_resume_clock_jump (void)
   /* Back, and the control: the same wake-up without a jump probes nothing. */
   confab_fake_clock_advance (clock, 1000 * 1000);
   g_assert_true (wait_state (manager, CONFAB_CONNECTION_STATE_CONNECTED, DEADLINE_MS));
-  g_subprocess_send_signal (sandbox->process, SIGSTOP);
+  g_assert_true (core_test_sandbox_pause (sandbox, DEADLINE_MS));
   confab_fake_clock_advance (clock, (CONFAB_CONNECTION_MANAGER_STABLE_MS + CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS + 200) * 1000);
   control = confab_connection_manager_get_state (manager) == CONFAB_CONNECTION_STATE_CONNECTED;
   g_subprocess_send_signal (sandbox->process, SIGCONT);

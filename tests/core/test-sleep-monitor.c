@@ -359,7 +359,7 @@ test_manager_probes_on_resume (void)
   g_assert_no_error (r.error);
 
   /* The server froze while we slept. */
-  g_subprocess_send_signal (sandbox->process, SIGSTOP);
+  g_assert_true (core_test_sandbox_pause (sandbox, DEADLINE_MS));
   emit_prepare_for_sleep (bus->login1, g_variant_new ("(b)", TRUE));
   emit_prepare_for_sleep (bus->login1, g_variant_new ("(b)", FALSE));
   start = g_get_monotonic_time ();
