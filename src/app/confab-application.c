@@ -145,11 +145,12 @@ on_message_added (ConfabChatStore   *store,
   g_autofree char *channel_name = NULL;
   const char *cid = confab_channel_get_cid (channel);
 
-  if (!g_settings_get_boolean (self->settings, "notifications"))
-    return;
+  /* Cheapest first: this runs for every message, a settings lookup is not free. */
   if (self->window != NULL && gtk_window_is_active (GTK_WINDOW (self->window)))
     return;
   if (cid == NULL || confab_message_get_is_own (message))
+    return;
+  if (!g_settings_get_boolean (self->settings, "notifications"))
     return;
 
   sender = confab_text_for_single_line (confab_message_get_user_name (message), 80);

@@ -10,6 +10,8 @@
 #include "confab-error.h"
 #include "confab-message-row.h"
 #include "confab-outbox.h"
+#include "confab-pace.h"
+#include "confab-paced-list-model.h"
 #include "confab-resources.h"
 
 /* The server is told a channel was read this long after the last reason to (a burst of
@@ -18,29 +20,34 @@
 
 struct _ConfabConversationView
 {
-  AdwBin              parent_instance;
+  AdwBin                parent_instance;
 
-  GtkScrolledWindow  *scroller;
-  GtkListView        *list_view;
-  GtkWidget          *jump_button;
-  GtkRevealer        *older_revealer;
-  GtkLabel           *typing_label;
-  ConfabComposer     *composer;
+  GtkScrolledWindow    *scroller;
+  GtkListView          *list_view;
+  GtkWidget            *jump_button;
+  GtkRevealer          *older_revealer;
+  GtkLabel             *typing_label;
+  ConfabComposer       *composer;
 
-  ConfabChatStore    *store;
-  ConfabChannel      *channel;
-  GListModel         *messages;          /* the channel's, while one is open */
-  GBinding           *typing_binding;
-  GtkAdjustment      *vadjustment;
-  GHashTable         *drafts;            /* cid → unsent text */
-  GCancellable       *cancellable;       /* loading older history of this channel */
-  GtkWindow          *window;            /* the root, while rooted */
+  ConfabChatStore      *store;
+  ConfabChannel        *channel;
+  GListModel           *messages;           /* the channel's, while one is open */
+  ConfabPacedListModel *shown;              /* what the list shows of them */
+  GBinding             *typing_binding;
+  GtkAdjustment        *vadjustment;
+  GHashTable           *drafts;             /* cid → unsent text */
+  GCancellable         *cancellable;        /* loading older history of this channel */
+  GtkWindow            *window;             /* the root, while rooted */
 
-  gboolean            stick;
-  guint               stick_tick_id;
-  gboolean            loading_older;
-  guint               older_exhausted_at; /* n_items when a page added nothing */
-  guint               mark_read_id;
+  gboolean              stick;
+  gboolean              stick_after_layout; /* scroll to the end once this frame's layout is done */
+  guint                 stick_tick_id;
+  GdkFrameClock        *frame_clock;        /* while mapped */
+  gulong                layout_handler;
+  gboolean              loading_older;
+  gboolean              reading;
+  guint                 older_exhausted_at; /* n_items when a page added nothing */
+  guint                 mark_read_id;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabConversationView, confab_conversation_view, ADW_TYPE_BIN)
@@ -51,12 +58,14 @@ enum {
   PROP_CHANNEL,
   PROP_STICK_TO_BOTTOM,
   PROP_LOADING_OLDER,
+  PROP_READING,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
-static void maybe_load_older (ConfabConversationView *self);
+static void maybe_load_older       (ConfabConversationView *self);
+static void disconnect_frame_clock (ConfabConversationView *self);
 
 static void
 add_toast (ConfabConversationView *self,
@@ -78,12 +87,28 @@ add_toast (ConfabConversationView *self,
 /* Marking read ------------------------------------------------------------------------- */
 
 static gboolean
-can_mark_read (ConfabConversationView *self)
+is_reading (ConfabConversationView *self)
 {
   return self->store != NULL && self->channel != NULL && self->stick &&
          self->window != NULL && gtk_window_is_active (self->window) &&
-         gtk_widget_get_mapped (GTK_WIDGET (self)) &&
-         confab_channel_get_unread_count (self->channel) > 0;
+         gtk_widget_get_mapped (GTK_WIDGET (self));
+}
+
+static gboolean
+can_mark_read (ConfabConversationView *self)
+{
+  return is_reading (self) && confab_channel_get_unread_count (self->channel) > 0;
+}
+
+static void
+update_reading (ConfabConversationView *self)
+{
+  gboolean reading = is_reading (self);
+
+  if (self->reading == reading)
+    return;
+  self->reading = reading;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READING]);
 }
 
 static gboolean
@@ -125,8 +150,33 @@ set_stick (ConfabConversationView *self,
   self->stick = stick;
   gtk_widget_set_visible (self->jump_button, !stick);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STICK_TO_BOTTOM]);
+  update_reading (self);
   if (stick)
     maybe_mark_read (self);
+}
+
+/* Our own scroll to the end is due: until it is done, moves come from the layout. */
+static gboolean
+stick_pending (ConfabConversationView *self)
+{
+  return self->stick_tick_id != 0 || self->stick_after_layout;
+}
+
+static double
+bottom_gap (GtkAdjustment *adjustment)
+{
+  return gtk_adjustment_get_upper (adjustment) -
+         (gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment));
+}
+
+static void
+stick_now (ConfabConversationView *self)
+{
+  GtkAdjustment *adjustment = self->vadjustment;
+
+  if (self->stick && bottom_gap (adjustment) > 0.5)
+    gtk_adjustment_set_value (adjustment,
+                              gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
 }
 
 static gboolean
@@ -135,12 +185,9 @@ on_stick_tick (GtkWidget     *widget,
                gpointer       user_data)
 {
   ConfabConversationView *self = user_data;
-  GtkAdjustment *adjustment = self->vadjustment;
 
   self->stick_tick_id = 0;
-  if (self->stick)
-    gtk_adjustment_set_value (adjustment,
-                              gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+  stick_now (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -153,12 +200,57 @@ schedule_stick (ConfabConversationView *self)
                                                         self, NULL);
 }
 
+/* Runs after the window's layout, in the same frame: new rows are measured and placed,
+ * so the end is known. Scrolling there now makes GTK lay the list out once more before
+ * it paints: one frame per message, where a tick callback would scroll, lay out and
+ * paint in a second frame. */
+static void
+on_frame_layout (GdkFrameClock          *frame_clock,
+                 ConfabConversationView *self)
+{
+  if (!self->stick_after_layout)
+    return;
+  self->stick_after_layout = FALSE;
+  stick_now (self);
+}
+
+static void
+connect_frame_clock (ConfabConversationView *self)
+{
+  GdkFrameClock *frame_clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+
+  if (frame_clock == NULL || frame_clock == self->frame_clock)
+    return;
+  disconnect_frame_clock (self);
+  /* Connected after the window's surface, which lays the window out. */
+  self->frame_clock = g_object_ref (frame_clock);
+  self->layout_handler = g_signal_connect_after (frame_clock, "layout", G_CALLBACK (on_frame_layout), self);
+}
+
+static void
+disconnect_frame_clock (ConfabConversationView *self)
+{
+  if (self->frame_clock != NULL)
+    g_clear_signal_handler (&self->layout_handler, self->frame_clock);
+  g_clear_object (&self->frame_clock);
+  self->stick_after_layout = FALSE;
+}
+
+/* The end moved (rows came, or were measured): follow it if sticking. */
+static void
+stick_after_layout (ConfabConversationView *self)
+{
+  if (self->frame_clock != NULL)
+    self->stick_after_layout = TRUE;
+  else
+    schedule_stick (self);
+}
+
 static void
 on_adjustment_value_changed (ConfabConversationView *self,
                              GtkAdjustment          *adjustment)
 {
-  /* While our own scroll to the end is pending, moves come from the layout. */
-  if (self->stick_tick_id == 0)
+  if (!stick_pending (self))
     set_stick (self, is_near_bottom (adjustment));
   maybe_load_older (self);
 }
@@ -167,11 +259,8 @@ static void
 on_adjustment_changed (ConfabConversationView *self,
                        GtkAdjustment          *adjustment)
 {
-  double gap = gtk_adjustment_get_upper (adjustment) -
-               (gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment));
-
-  if (self->stick && gap > 0.5)
-    schedule_stick (self);
+  if (self->stick && bottom_gap (adjustment) > 0.5)
+    stick_after_layout (self);
   maybe_load_older (self);
 }
 
@@ -182,8 +271,9 @@ on_messages_changed (ConfabConversationView *self,
                      guint                   added,
                      GListModel             *model)
 {
+  /* The list lays the new rows out in the coming frame. */
   if (self->stick && added > 0)
-    schedule_stick (self);
+    stick_after_layout (self);
 }
 
 /* Older history ------------------------------------------------------------------------ */
@@ -239,7 +329,7 @@ maybe_load_older (ConfabConversationView *self)
   guint n_items;
 
   if (self->store == NULL || self->channel == NULL || self->loading_older ||
-      self->stick_tick_id != 0 || !confab_channel_get_has_more_history (self->channel))
+      stick_pending (self) || !confab_channel_get_has_more_history (self->channel))
     return;
   /* Within a screen of the top, or everything fits on one screen. */
   if (gtk_adjustment_get_value (self->vadjustment) > gtk_adjustment_get_page_size (self->vadjustment))
@@ -363,6 +453,9 @@ on_composer_send (ConfabConversationView *self,
     }
   confab_composer_clear (composer);
   g_hash_table_remove (self->drafts, confab_channel_get_cid (self->channel));
+  /* One's own message shows at once, not with the next batch. */
+  if (self->shown != NULL)
+    confab_paced_list_model_flush (self->shown);
   set_stick (self, TRUE);
   schedule_stick (self);
 }
@@ -414,6 +507,7 @@ save_draft (ConfabConversationView *self)
 static void
 on_active_changed (ConfabConversationView *self)
 {
+  update_reading (self);
   maybe_mark_read (self);
 }
 
@@ -442,6 +536,7 @@ confab_conversation_view_unroot (GtkWidget *widget)
   if (self->window != NULL)
     g_signal_handlers_disconnect_by_func (self->window, on_active_changed, self);
   self->window = NULL;
+  update_reading (self);
 
   GTK_WIDGET_CLASS (confab_conversation_view_parent_class)->unroot (widget);
 }
@@ -452,9 +547,21 @@ confab_conversation_view_map (GtkWidget *widget)
   ConfabConversationView *self = CONFAB_CONVERSATION_VIEW (widget);
 
   GTK_WIDGET_CLASS (confab_conversation_view_parent_class)->map (widget);
+  connect_frame_clock (self);
   if (self->stick)
     schedule_stick (self);
+  update_reading (self);
   maybe_mark_read (self);
+}
+
+static void
+confab_conversation_view_unmap (GtkWidget *widget)
+{
+  ConfabConversationView *self = CONFAB_CONVERSATION_VIEW (widget);
+
+  disconnect_frame_clock (self);
+  GTK_WIDGET_CLASS (confab_conversation_view_parent_class)->unmap (widget);
+  update_reading (self);
 }
 
 /* GObject ------------------------------------------------------------------------------ */
@@ -471,6 +578,7 @@ confab_conversation_view_dispose (GObject *object)
   if (self->stick_tick_id != 0)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->stick_tick_id);
   self->stick_tick_id = 0;
+  disconnect_frame_clock (self);
   if (self->vadjustment != NULL)
     g_signal_handlers_disconnect_by_data (self->vadjustment, self);
   g_clear_object (&self->vadjustment);
@@ -512,6 +620,9 @@ confab_conversation_view_get_property (GObject    *object,
     case PROP_LOADING_OLDER:
       g_value_set_boolean (value, self->loading_older);
       break;
+    case PROP_READING:
+      g_value_set_boolean (value, self->reading);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -551,6 +662,7 @@ confab_conversation_view_class_init (ConfabConversationViewClass *klass)
   widget_class->root = confab_conversation_view_root;
   widget_class->unroot = confab_conversation_view_unroot;
   widget_class->map = confab_conversation_view_map;
+  widget_class->unmap = confab_conversation_view_unmap;
 
   properties[PROP_STORE] =
     g_param_spec_object ("store", NULL, NULL, CONFAB_TYPE_CHAT_STORE,
@@ -563,6 +675,9 @@ confab_conversation_view_class_init (ConfabConversationViewClass *klass)
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_LOADING_OLDER] =
     g_param_spec_boolean ("loading-older", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_READING] =
+    g_param_spec_boolean ("reading", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -661,7 +776,7 @@ confab_conversation_view_set_channel (ConfabConversationView *self,
     {
       save_draft (self);
       g_signal_handlers_disconnect_by_data (self->channel, self);
-      g_signal_handlers_disconnect_by_data (self->messages, self);
+      g_signal_handlers_disconnect_by_data (self->shown, self);
       g_cancellable_cancel (self->cancellable);
       g_clear_object (&self->cancellable);
       self->cancellable = g_cancellable_new ();
@@ -670,14 +785,16 @@ confab_conversation_view_set_channel (ConfabConversationView *self,
   g_clear_pointer (&self->typing_binding, g_binding_unbind);
   g_clear_handle_id (&self->mark_read_id, g_source_remove);
   self->messages = NULL;
+  g_clear_object (&self->shown);
   self->older_exhausted_at = G_MAXUINT;
 
   g_set_object (&self->channel, channel);
   if (channel != NULL)
     {
       self->messages = confab_channel_get_messages (channel);
-      selection = GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (self->messages)));
-      g_signal_connect_object (self->messages, "items-changed", G_CALLBACK (on_messages_changed),
+      self->shown = confab_paced_list_model_new (self->messages, CONFAB_PACE_INTERVAL_MS);
+      selection = GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->shown))));
+      g_signal_connect_object (self->shown, "items-changed", G_CALLBACK (on_messages_changed),
                                self, G_CONNECT_SWAPPED);
       g_signal_connect_object (channel, "notify", G_CALLBACK (on_channel_notify), self, G_CONNECT_SWAPPED);
       self->typing_binding = g_object_bind_property (channel, "typing-text", self->typing_label, "label",
@@ -695,6 +812,7 @@ confab_conversation_view_set_channel (ConfabConversationView *self,
   set_stick (self, TRUE);
   if (channel != NULL)
     schedule_stick (self);
+  update_reading (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CHANNEL]);
 }
 
@@ -712,6 +830,14 @@ confab_conversation_view_get_loading_older (ConfabConversationView *self)
   g_return_val_if_fail (CONFAB_IS_CONVERSATION_VIEW (self), FALSE);
 
   return self->loading_older;
+}
+
+gboolean
+confab_conversation_view_get_reading (ConfabConversationView *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CONVERSATION_VIEW (self), FALSE);
+
+  return self->reading;
 }
 
 void

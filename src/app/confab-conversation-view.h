@@ -21,7 +21,8 @@ G_DECLARE_FINAL_TYPE (ConfabConversationView, confab_conversation_view,
 
 /* Properties: store, channel (a ConfabChannel of the store, or NULL), stick-to-bottom
  * (read-only: the view follows new messages; FALSE once the user scrolls up),
- * loading-older (read-only).
+ * loading-older (read-only), reading (read-only: the channel is on screen, at its
+ * newest message, in the active window, so what arrives is marked read).
  *
  * The messages are a GtkListView (only the rows on screen exist) over the channel's
  * model. Scrolling near the top loads older history; while the view is at the bottom,
@@ -37,6 +38,7 @@ void             confab_conversation_view_set_channel         (ConfabConversatio
                                                                ConfabChannel          *channel);
 gboolean         confab_conversation_view_get_stick_to_bottom (ConfabConversationView *self);
 gboolean         confab_conversation_view_get_loading_older   (ConfabConversationView *self);
+gboolean         confab_conversation_view_get_reading         (ConfabConversationView *self);
 /* Follows new messages again and scrolls to the newest. */
 void             confab_conversation_view_scroll_to_bottom    (ConfabConversationView *self);
 

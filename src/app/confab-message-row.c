@@ -164,7 +164,6 @@ update_author (ConfabMessageRow *self)
 {
   g_autofree char *name = NULL;
   g_autofree char *time = NULL;
-  g_autofree char *full_time = NULL;
 
   if (self->message == NULL)
     return;
@@ -172,8 +171,27 @@ update_author (ConfabMessageRow *self)
   gtk_label_set_text (self->author_label, name);
   time = format_time (confab_message_get_created_at (self->message));
   gtk_label_set_text (self->time_label, time);
+}
+
+/* The full time is made when asked for: setting a tooltip on every bind would query the
+ * pointer from the X server and re-run the tooltip logic each time a message arrives. */
+static gboolean
+on_time_query_tooltip (GtkWidget        *widget,
+                       int               x,
+                       int               y,
+                       gboolean          keyboard_mode,
+                       GtkTooltip       *tooltip,
+                       ConfabMessageRow *self)
+{
+  g_autofree char *full_time = NULL;
+
+  if (self->message == NULL)
+    return FALSE;
   full_time = format_full_time (confab_message_get_created_at (self->message));
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full_time);
+  if (full_time == NULL)
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, full_time);
+  return TRUE;
 }
 
 static void on_retry_clicked   (ConfabMessageRow *self);
@@ -464,6 +482,8 @@ static void
 confab_message_row_init (ConfabMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self->time_label), TRUE);
+  g_signal_connect (self->time_label, "query-tooltip", G_CALLBACK (on_time_query_tooltip), self);
 }
 
 GtkWidget *

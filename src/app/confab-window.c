@@ -45,6 +45,7 @@ struct _ConfabWindow
   ConfabWindowStatus       status;
   char                    *status_detail;
   gboolean                 reselecting;
+  GHashTable              *channel_rows;      /* ConfabChannel → its bound ConfabChannelRow */
 };
 
 G_DEFINE_FINAL_TYPE (ConfabWindow, confab_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -253,21 +254,56 @@ on_setup_channel_row (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (item, confab_channel_row_new ());
 }
 
+/* The open channel's row hides its unread count while the conversation is being read. */
+static gboolean
+is_reading (ConfabWindow  *self,
+            ConfabChannel *channel)
+{
+  return channel != NULL && channel == self->channel && self->conversation != NULL &&
+         confab_conversation_view_get_reading (self->conversation);
+}
+
+static void
+update_row_reading (ConfabWindow  *self,
+                    ConfabChannel *channel)
+{
+  ConfabChannelRow *row = channel != NULL ? g_hash_table_lookup (self->channel_rows, channel) : NULL;
+
+  if (row != NULL)
+    confab_channel_row_set_reading (row, is_reading (self, channel));
+}
+
+static void
+on_conversation_reading (ConfabWindow *self)
+{
+  update_row_reading (self, self->channel);
+}
+
 static void
 on_bind_channel_row (GtkSignalListItemFactory *factory,
                      GtkListItem              *item,
-                     gpointer                  user_data)
+                     ConfabWindow             *self)
 {
-  confab_channel_row_set_channel (CONFAB_CHANNEL_ROW (gtk_list_item_get_child (item)),
-                                  gtk_list_item_get_item (item));
+  ConfabChannelRow *row = CONFAB_CHANNEL_ROW (gtk_list_item_get_child (item));
+  ConfabChannel *channel = gtk_list_item_get_item (item);
+
+  g_hash_table_replace (self->channel_rows, channel, row);
+  confab_channel_row_set_reading (row, is_reading (self, channel));
+  confab_channel_row_set_channel (row, channel);
 }
 
 static void
 on_unbind_channel_row (GtkSignalListItemFactory *factory,
                        GtkListItem              *item,
-                       gpointer                  user_data)
+                       ConfabWindow             *self)
 {
-  confab_channel_row_set_channel (CONFAB_CHANNEL_ROW (gtk_list_item_get_child (item)), NULL);
+  ConfabChannelRow *row = CONFAB_CHANNEL_ROW (gtk_list_item_get_child (item));
+  ConfabChannel *channel = confab_channel_row_get_channel (row);
+
+  if (channel != NULL && g_hash_table_lookup (self->channel_rows, channel) == row)
+    g_hash_table_remove (self->channel_rows, channel);
+  confab_channel_row_set_channel (row, NULL);
+  confab_channel_row_set_reading (row, FALSE);
 }
 
 static void
@@ -301,11 +337,13 @@ set_channel (ConfabWindow  *self,
              ConfabChannel *channel)
 {
   g_autoptr(GtkSelectionModel) members = NULL;
+  g_autoptr(ConfabChannel) previous = NULL;
 
   if (self->channel == channel)
     return;
   if (self->channel != NULL)
     g_signal_handlers_disconnect_by_data (self->channel, self);
+  previous = g_steal_pointer (&self->channel);
   g_set_object (&self->channel, channel);
   if (channel != NULL)
     {
@@ -315,6 +353,8 @@ set_channel (ConfabWindow  *self,
   gtk_list_view_set_model (self->member_list, members);
   confab_conversation_view_set_channel (self->conversation, channel);
   gtk_stack_set_visible_child_name (self->content_stack, channel != NULL ? "conversation" : "empty");
+  update_row_reading (self, previous);
+  update_row_reading (self, channel);
   update_channel_header (self);
   reselect (self);
   if (channel != NULL && gtk_widget_get_mapped (GTK_WIDGET (self)))
@@ -438,6 +478,7 @@ confab_window_finalize (GObject *object)
 
   g_free (self->pending_cid);
   g_free (self->status_detail);
+  g_hash_table_unref (self->channel_rows);
 
   G_OBJECT_CLASS (confab_window_parent_class)->finalize (object);
 }
@@ -568,14 +609,16 @@ confab_window_init (ConfabWindow *self)
   GtkListItemFactory *factory;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->channel_rows = g_hash_table_new (NULL, NULL);
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (on_setup_channel_row), NULL);
-  g_signal_connect (factory, "bind", G_CALLBACK (on_bind_channel_row), NULL);
-  g_signal_connect (factory, "unbind", G_CALLBACK (on_unbind_channel_row), NULL);
+  g_signal_connect (factory, "bind", G_CALLBACK (on_bind_channel_row), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (on_unbind_channel_row), self);
   gtk_list_view_set_factory (self->channel_list, factory);
   g_object_unref (factory);
   g_signal_connect_swapped (self->channel_list, "activate", G_CALLBACK (on_channel_activate), self);
+  g_signal_connect_swapped (self->conversation, "notify::reading", G_CALLBACK (on_conversation_reading), self);
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (on_setup_member_row), NULL);

@@ -495,7 +495,8 @@ def run_once(bench, scenario, client, index, worker):
                 result["error"] = f"still not usable at {HARD_TIMEOUT_S} s"
             else:
                 result["error"] = usable.get("message") or "failed"
-                result["failed_ms"] = round((usable["_t"] - start) * 1000)
+                # On the client's own clock, like usable_ms (Node's start-up is not counted).
+                result["failed_ms"] = usable.get("elapsed_ms", round((usable["_t"] - start) * 1000))
             return result
         result["usable_ms"] = usable.get("time_to_usable_ms", usable.get("elapsed_ms"))
         result["transport"] = transport_of(usable)
