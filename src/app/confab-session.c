@@ -13,6 +13,7 @@
 
 #include "confab-diagnostics.h"
 #include "confab-error.h"
+#include "confab-net-warmup.h"  /* firstconnect: warm-up */
 #include "confab-session.h"
 
 struct _ConfabSession
@@ -124,6 +125,10 @@ confab_session_new (ConfabAccount        *account,
   g_return_val_if_fail (CONFAB_IS_ACCOUNT (account), NULL);
   g_return_val_if_fail (CONFAB_IS_TOKEN_PROVIDER (token_provider), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* firstconnect: load the proxy resolver and TLS CA database in a thread while the
+   * state, the outbox and the UI are set up, off the first connect's path. */
+  confab_net_warmup_start (confab_account_get_base_url (account));
 
   self = g_object_new (CONFAB_TYPE_SESSION, NULL);
   self->account = g_object_ref (account);

@@ -25,6 +25,7 @@ typedef struct
   Command                  command;
   /* options */
   char                    *base_url;
+  char                   **endpoints;    /* --endpoint: alternates after --base-url */
   char                    *api_key;
   char                    *user;
   char                    *token;

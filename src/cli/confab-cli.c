@@ -16,6 +16,7 @@
 #include "confab-connection-manager.h"
 #include "confab-diagnostics.h"
 #include "confab-error.h"
+#include "confab-net-warmup.h"  /* firstconnect: warm-up */
 #include "confab-static-token-provider.h"
 
 #include "confab-cli-private.h"
@@ -438,6 +439,7 @@ run_connected (Cli                 *cli,
 {
   cli->manager = g_object_new (CONFAB_TYPE_CONNECTION_MANAGER,
                                "base-url", cli->base_url,
+                               "endpoints", cli->endpoints,
                                "api-key", cli->api_key,
                                "token-provider", provider,
                                "outbox", cli->outbox,
@@ -495,6 +497,9 @@ run (Cli *cli)
   cli->tracked = g_ptr_array_new_with_free_func (g_object_unref);
   cli->lines = g_array_new (FALSE, FALSE, sizeof (guint));
   cli->start_us = g_get_monotonic_time ();
+  /* firstconnect: load the proxy resolver (and for https the TLS CA database) in a
+   * thread while the manager is built; on the clock, nothing moved before it. */
+  confab_net_warmup_start (cli->base_url);
 
   if (cli->command == COMMAND_SEND && !cli_send_prepare (cli, &error))
     {
@@ -546,6 +551,8 @@ parse_options (Cli    *cli,
 {
   GOptionEntry common[] = {
     { "base-url", 0, 0, G_OPTION_ARG_STRING, &cli->base_url, N_("Stream API base URL"), "URL" },
+    { "endpoint", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cli->endpoints,
+      N_("Another base URL of the same service, tried when --base-url does not answer (repeatable)"), "URL" },
     { "api-key", 0, 0, G_OPTION_ARG_STRING, &cli->api_key, N_("Stream API key"), "KEY" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &cli->user, N_("User id"), "ID" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &cli->token, N_("User token (JWT)"), "TOKEN" },
@@ -664,6 +671,7 @@ static void
 cli_clear (Cli *cli)
 {
   g_clear_pointer (&cli->base_url, g_free);
+  g_clear_pointer (&cli->endpoints, g_strfreev);
   g_clear_pointer (&cli->api_key, g_free);
   g_clear_pointer (&cli->user, g_free);
   if (cli->token != NULL)

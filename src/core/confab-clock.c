@@ -132,3 +132,32 @@ confab_clock_clear_timeout (ConfabClock *self,
   if (old != 0)
     CONFAB_CLOCK_GET_IFACE (self)->remove (self, old);
 }
+
+/**
+ * confab_clock_move_timeout:
+ * @self: a #ConfabClock
+ * @id: an id from confab_clock_add_timeout() on the same clock
+ * @ms: the new delay, from now, in milliseconds
+ *
+ * Moves a pending timeout's deadline to @ms from now, later or sooner, keeping its id,
+ * function and notify: the real clock sets the GSource's ready time
+ * (g_source_set_ready_time()), so a deadline pushed back on every incoming frame
+ * costs no wake-up at all. For a repeating timeout only the next run moves. Not for a
+ * timeout's own function (return %G_SOURCE_REMOVE and add a new one there). 0, ids
+ * that are gone and clocks that cannot move a timeout give %FALSE: remove and add
+ * instead.
+ *
+ * Returns: %TRUE if @id was pending and now falls due @ms from now
+ */
+gboolean
+confab_clock_move_timeout (ConfabClock *self,
+                           guint        id,
+                           guint        ms)
+{
+  g_return_val_if_fail (CONFAB_IS_CLOCK (self), FALSE);
+
+  if (id == 0 || CONFAB_CLOCK_GET_IFACE (self)->move_timeout == NULL)
+    return FALSE;
+
+  return CONFAB_CLOCK_GET_IFACE (self)->move_timeout (self, id, ms);
+}

@@ -21,6 +21,9 @@ G_DECLARE_INTERFACE (ConfabClock, confab_clock, CONFAB, CLOCK, GObject)
  *   @data, when the timeout is gone (returned %G_SOURCE_REMOVE, removed, or the clock
  *   went away)
  * @remove: remove a pending timeout; 0 and ids that are already gone are ignored
+ * @move_timeout: make a pending timeout fall due @ms milliseconds from now instead
+ *   (later or sooner) without removing it, so a deadline that keeps moving costs no
+ *   wake-up; returns %FALSE when @id is not pending
  */
 struct _ConfabClockInterface
 {
@@ -33,8 +36,11 @@ struct _ConfabClockInterface
                          GSourceFunc     func,
                          gpointer        data,
                          GDestroyNotify  notify);
-  void   (*remove)      (ConfabClock    *self,
-                         guint           id);
+  void     (*remove)       (ConfabClock    *self,
+                            guint           id);
+  gboolean (*move_timeout) (ConfabClock    *self,
+                            guint           id,
+                            guint           ms);
 };
 
 ConfabClock *confab_clock_get_default     (void);
@@ -50,5 +56,8 @@ void         confab_clock_remove          (ConfabClock    *self,
                                            guint           id);
 void         confab_clock_clear_timeout   (ConfabClock    *self,
                                            guint          *id);
+gboolean     confab_clock_move_timeout    (ConfabClock    *self,
+                                           guint           id,
+                                           guint           ms);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "confab-backoff.h"
 #include "confab-circuit-breaker.h"
 #include "confab-connection-manager.h"
+#include "confab-endpoint-set.h"
 #include "confab-error.h"
 #include "confab-longpoll-transport.h"
 #include "confab-seen-ids.h"
@@ -18,8 +19,11 @@
 #include "confab-system-clock.h"
 #include "confab-websocket-transport.h"
 
-/* The ladder, as data: a later issue adds endpoints, ports and SSE here. Index 0 is
- * tried first; the others start when it fails fast or is not usable by hedge-ms. */
+/* The ladder, as data: the transports, each tried on every endpoint (ConfabEndpointSet:
+ * the one that last worked on this network first, then the others). WebSocket attempts
+ * start ENDPOINT_STAGGER_MS apart, or at once when the one before fails fast; long-poll
+ * starts when no WebSocket is usable by hedge-ms (or every one failed). A step is one
+ * transport on one endpoint: kind × n_endpoints + endpoint. SSE goes here later. */
 typedef ConfabTransport *(*TransportFactory) (void);
 
 typedef struct
@@ -34,8 +38,9 @@ static const LadderStep ladder[] = {
   { CONFAB_TRANSPORT_KIND_LONGPOLL, "longpoll", confab_longpoll_transport_new },
 };
 
-#define N_STEPS G_N_ELEMENTS (ladder)
-#define WEBSOCKET_STEP 0
+#define N_KINDS G_N_ELEMENTS (ladder)
+#define WEBSOCKET_KIND 0
+#define LONGPOLL_KIND  1
 
 /* At most one immediate round per second (retry-policy.md). */
 #define IMMEDIATE_ROUND_GAP_US G_USEC_PER_SEC
@@ -62,6 +67,9 @@ struct _ConfabConnectionManager
 
   /* construct-only */
   char                  *base_url;
+  GStrv                  endpoint_urls;
+  ConfabEndpointSet     *endpoints;
+  GError                *endpoints_error; /* a bad endpoint list, reported by connect */
   char                  *api_key;
   ConfabTokenProvider   *token_provider;
   ConfabClock           *clock;
@@ -93,7 +101,8 @@ struct _ConfabConnectionManager
   ConfabStreamClient    *rest;
   GPtrArray             *waiters;         /* GTask */
   ConfabBackoff         *backoff;
-  ConfabCircuitBreaker  *breakers[N_STEPS];
+  guint                  n_steps;         /* N_KINDS × endpoints */
+  ConfabCircuitBreaker **breakers;        /* [n_steps] */
   ConfabQualityMeter    *meter;
   ConfabSeenIds         *seen;
   gint64                 watermark;
@@ -106,8 +115,10 @@ struct _ConfabConnectionManager
   gint64                 awake_now;
   gboolean               awake_known;
 
-  Candidate             *candidates[N_STEPS];  /* this round's attempts */
-  guint                  next_step;
+  Candidate            **candidates;      /* [n_steps]: this round's attempts */
+  guint                 *order;           /* [n_endpoints]: this round's endpoint order */
+  guint                  cursor[N_KINDS]; /* per kind: the next index into order */
+  gboolean               longpoll_open;   /* the hedge (or failures) let long-poll start */
   Candidate             *active;
   Candidate             *previous;        /* the long-poll being swapped out */
   Candidate             *upgrade;         /* a background WebSocket trial */
@@ -118,6 +129,7 @@ struct _ConfabConnectionManager
   gint64                 round_started;
 
   guint                  hedge_id;
+  guint                  stagger_id;
   guint                  retry_id;
   guint                  stable_id;
   guint                  upgrade_id;
@@ -172,6 +184,8 @@ enum {
   PROP_WEBSOCKET_IDLE_PROBE_MS,
   PROP_WEBSOCKET_PROBE_TIMEOUT_MS,
   PROP_SLEEP_MONITOR,
+  PROP_ENDPOINTS,
+  PROP_ENDPOINT_SET,
   N_PROPS
 };
 
@@ -242,6 +256,43 @@ enum_nick (GType type,
   return ev != NULL ? ev->value_nick : "?";
 }
 
+/* Steps: one transport on one endpoint ------------------------------------------------- */
+
+static guint
+n_endpoints (ConfabConnectionManager *self)
+{
+  return self->n_steps / N_KINDS;
+}
+
+static guint
+kind_of (ConfabConnectionManager *self,
+         guint                    step)
+{
+  return step / n_endpoints (self);
+}
+
+static guint
+endpoint_of (ConfabConnectionManager *self,
+             guint                    step)
+{
+  return step % n_endpoints (self);
+}
+
+static guint
+step_for (ConfabConnectionManager *self,
+          guint                    kind,
+          guint                    endpoint)
+{
+  return kind * n_endpoints (self) + endpoint;
+}
+
+static const char *
+nick_of (ConfabConnectionManager *self,
+         guint                    step)
+{
+  return ladder[kind_of (self, step)].nick;
+}
+
 /* Logging and diagnostics ------------------------------------------------------------- */
 
 G_GNUC_PRINTF (2, 3)
@@ -266,7 +317,7 @@ update_breakers (ConfabConnectionManager *self)
 {
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
 
-  for (guint i = 0; i < N_STEPS; i++)
+  for (guint i = 0; i < self->n_steps; i++)
     if (self->breakers[i] != NULL)
       g_ptr_array_add (lines, confab_circuit_breaker_describe (self->breakers[i]));
 
@@ -802,24 +853,44 @@ on_transport_lost (ConfabTransport *transport,
 static gboolean
 any_candidate_running (ConfabConnectionManager *self)
 {
-  for (guint i = 0; i < N_STEPS; i++)
+  for (guint i = 0; i < self->n_steps; i++)
     if (self->candidates[i] != NULL)
       return TRUE;
   return FALSE;
 }
 
-/* Starts the next step of the ladder its breaker allows; FALSE if none is left. */
 static gboolean
-start_next_step (ConfabConnectionManager *self,
-                 const char              *reason)
+kind_running (ConfabConnectionManager *self,
+              guint                    kind)
 {
-  while (self->next_step < N_STEPS)
+  for (guint e = 0; e < n_endpoints (self); e++)
+    if (self->candidates[step_for (self, kind, e)] != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+kind_left (ConfabConnectionManager *self,
+           guint                    kind)
+{
+  return self->cursor[kind] < n_endpoints (self);
+}
+
+/* Starts @kind on the next endpoint of this round's order that its breaker allows;
+ * FALSE if none is left. */
+static gboolean
+start_next_of_kind (ConfabConnectionManager *self,
+                    guint                    kind,
+                    const char              *reason)
+{
+  while (kind_left (self, kind))
     {
-      guint step = self->next_step++;
+      guint endpoint = self->order[self->cursor[kind]++];
+      guint step = step_for (self, kind, endpoint);
 
       if (!confab_circuit_breaker_allow (self->breakers[step]))
         {
-          note (self, "skipping %s: its circuit breaker is open", ladder[step].nick);
+          note (self, "skipping %s on endpoint %u: its circuit breaker is open", ladder[kind].nick, endpoint + 1);
           update_breakers (self);
           continue;
         }
@@ -833,12 +904,57 @@ start_next_step (ConfabConnectionManager *self,
   return FALSE;
 }
 
+static gboolean stagger_cb (gpointer user_data);
+
+/* The next WebSocket endpoint (or, once long-poll may start, the next long-poll one)
+ * starts ENDPOINT_STAGGER_MS from now, Happy-Eyeballs style. */
+static void
+schedule_stagger (ConfabConnectionManager *self)
+{
+  confab_clock_clear_timeout (self->clock, &self->stagger_id);
+  if (kind_left (self, WEBSOCKET_KIND) || (self->longpoll_open && kind_left (self, LONGPOLL_KIND)))
+    self->stagger_id = confab_clock_add_timeout (self->clock, CONFAB_CONNECTION_MANAGER_ENDPOINT_STAGGER_MS,
+                                                 stagger_cb, self, NULL);
+}
+
+static gboolean
+stagger_cb (gpointer user_data)
+{
+  ConfabConnectionManager *self = user_data;
+  guint kind = kind_left (self, WEBSOCKET_KIND) ? WEBSOCKET_KIND : LONGPOLL_KIND;
+  g_autofree char *reason = NULL;
+
+  self->stagger_id = 0;
+  check_clock_jump (self);
+  reason = g_strdup_printf ("nothing usable after %u ms: starting %s on the next endpoint too",
+                            CONFAB_CONNECTION_MANAGER_ENDPOINT_STAGGER_MS, ladder[kind].nick);
+  start_next_of_kind (self, kind, reason);
+  schedule_stagger (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Long-poll may start now: the hedge delay passed, or no WebSocket is left to wait for. */
+static gboolean
+open_longpoll (ConfabConnectionManager *self,
+               const char              *reason)
+{
+  gboolean started;
+
+  confab_clock_clear_timeout (self->clock, &self->hedge_id);
+  self->longpoll_open = TRUE;
+  started = start_next_of_kind (self, LONGPOLL_KIND, reason);
+  schedule_stagger (self);
+  return started;
+}
+
 static void
 cancel_round (ConfabConnectionManager *self,
               const char              *reason)
 {
   confab_clock_clear_timeout (self->clock, &self->hedge_id);
-  for (guint i = 0; i < N_STEPS; i++)
+  confab_clock_clear_timeout (self->clock, &self->stagger_id);
+  for (guint i = 0; i < self->n_steps; i++)
     {
       Candidate *c = g_steal_pointer (&self->candidates[i]);
 
@@ -852,25 +968,29 @@ candidate_usable (Candidate *c)
 {
   ConfabConnectionManager *self = c->self;
   g_autofree char *reason = NULL;
-  gint64 authenticated;
+  int handshake_rtt;
 
   c->usable = TRUE;
   confab_attempt_mark_stage (c->attempt, CONFAB_ATTEMPT_STAGE_FIRST_FRAME, confab_clock_wall (self->clock));
-  /* The authentication round trip is the first RTT sample. */
-  authenticated = confab_attempt_get_stage_duration (c->attempt, CONFAB_ATTEMPT_STAGE_AUTHENTICATING);
-  if (authenticated >= 0 && !c->upgrade)
+  /* The connect request's round trip (upgrade → 101, long-poll connect → answer) is the
+   * first RTT sample; 101 → health.check is ≈ 0 on any link (same flight), so the
+   * authenticating stage would rate a 100 ms link "excellent, 0 ms". */
+  handshake_rtt = confab_transport_get_handshake_rtt_ms (c->transport);
+  if (handshake_rtt >= 0 && !c->upgrade)
     {
       confab_quality_meter_reset (self->meter);
-      confab_quality_meter_add_rtt (self->meter, (guint) MIN (authenticated / 1000, (gint64) G_MAXUINT));
+      confab_quality_meter_add_rtt (self->meter, (guint) handshake_rtt);
     }
   confab_circuit_breaker_record_success (self->breakers[c->step]);
   update_breakers (self);
+  /* What worked on this network is tried first next time. */
+  confab_endpoint_set_remember (self->endpoints, endpoint_of (self, c->step));
 
   if (c->upgrade)
     {
       /* Back on WebSocket: catch up on it, then close the long-poll. */
-      note (self, "%s usable again: moving over from %s", ladder[c->step].nick,
-            self->active != NULL ? ladder[self->active->step].nick : "nothing");
+      note (self, "%s usable again: moving over from %s", nick_of (self, c->step),
+            self->active != NULL ? nick_of (self, self->active->step) : "nothing");
       self->upgrade = NULL;
       self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
       if (self->previous != NULL)
@@ -888,10 +1008,11 @@ candidate_usable (Candidate *c)
   /* The first usable one wins; the others are cancelled. */
   self->candidates[c->step] = NULL;
   self->active = c;
-  reason = g_strdup_printf ("lost the race to %s", ladder[c->step].nick);
+  reason = g_strdup_printf ("lost the race to %s on endpoint %u", nick_of (self, c->step),
+                            endpoint_of (self, c->step) + 1);
   cancel_round (self, reason);
-  note (self, "%s usable after %" G_GINT64_FORMAT " ms", ladder[c->step].nick,
-        (confab_clock_now (self->clock) - self->round_started) / 1000);
+  note (self, "%s on endpoint %u usable after %" G_GINT64_FORMAT " ms", nick_of (self, c->step),
+        endpoint_of (self, c->step) + 1, (confab_clock_now (self->clock) - self->round_started) / 1000);
   begin_catch_up (self);
 }
 
@@ -902,6 +1023,7 @@ candidate_failed (Candidate    *c,
   ConfabConnectionManager *self = c->self;
   ConfabErrorCode code = confab_error_classify (error);
   guint step = c->step;
+  guint kind = kind_of (self, step);
   gboolean upgrade = c->upgrade;
   const char *reason = NULL;
 
@@ -921,7 +1043,9 @@ candidate_failed (Candidate    *c,
     reason = "credentials refused: not retrying";
   else if (code == CONFAB_ERROR_RATE_LIMITED)
     reason = "rate limited: no attempt until the server allows one";
-  else if (!upgrade && self->next_step < N_STEPS)
+  else if (!upgrade && kind_left (self, kind))
+    reason = "failed: trying the next endpoint at once";
+  else if (!upgrade && kind == WEBSOCKET_KIND && kind_left (self, LONGPOLL_KIND))
     reason = "failed: trying the next transport at once";
 
   if (code == CONFAB_ERROR_RATE_LIMITED)
@@ -930,7 +1054,8 @@ candidate_failed (Candidate    *c,
   confab_attempt_finish_at (c->attempt, confab_clock_wall (self->clock), error, reason);
   confab_circuit_breaker_record_failure (self->breakers[step], error);
   update_breakers (self);
-  note (self, "%s attempt failed: %s", ladder[step].nick, error->message);
+  note (self, "%s attempt on endpoint %u failed: %s", nick_of (self, step), endpoint_of (self, step) + 1,
+        error->message);
   candidate_abandon (c, error, NULL);
 
   if (upgrade)
@@ -953,8 +1078,13 @@ candidate_failed (Candidate    *c,
       return;
     }
 
-  confab_clock_clear_timeout (self->clock, &self->hedge_id);
-  start_next_step (self, NULL);
+  /* A fast failure moves on at once: the same transport on the next endpoint; when no
+   * WebSocket is left running or to start, long-poll without waiting for the hedge. */
+  if (!start_next_of_kind (self, kind, NULL) && kind == WEBSOCKET_KIND &&
+      !kind_running (self, WEBSOCKET_KIND) && !self->longpoll_open)
+    open_longpoll (self, NULL);
+  else
+    schedule_stagger (self);
 
   if (!any_candidate_running (self) && self->active == NULL)
     round_failed (self, error);
@@ -1004,7 +1134,8 @@ token_cb (GObject      *source,
       return;
     }
 
-  params = confab_connect_params_new (self->base_url, self->api_key, self->user_id, token);
+  params = confab_connect_params_new (confab_endpoint_set_get_url (self->endpoints, endpoint_of (self, c->step)),
+                                      self->api_key, self->user_id, token);
   if (self->user_details != NULL)
     params->user_details = json_object_ref (self->user_details);
 
@@ -1018,6 +1149,8 @@ start_candidate (ConfabConnectionManager *self,
                  gboolean                 upgrade)
 {
   Candidate *c = g_new0 (Candidate, 1);
+  const LadderStep *rung = &ladder[kind_of (self, step)];
+  const char *base_url = confab_endpoint_set_get_url (self->endpoints, endpoint_of (self, step));
   g_autofree char *endpoint = NULL;
 
   g_atomic_ref_count_init (&c->ref_count);
@@ -1026,19 +1159,19 @@ start_candidate (ConfabConnectionManager *self,
   c->refreshed = refreshed;
   c->upgrade = upgrade;
   c->cancellable = g_cancellable_new ();
-  c->transport = ladder[step].factory ();
-  if (ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET)
+  c->transport = rung->factory ();
+  if (rung->kind == CONFAB_TRANSPORT_KIND_WEBSOCKET)
     g_object_set (c->transport,
                   "connect-timeout-ms", MAX (self->websocket_timeout_ms, 1),
                   "idle-probe-ms", MAX (self->websocket_idle_probe_ms, 1),
                   "probe-timeout-ms", MAX (self->websocket_probe_timeout_ms, 1),
                   NULL);
 
-  endpoint = _confab_transport_endpoint_url (self->base_url,
-                                             ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET,
-                                             ladder[step].kind == CONFAB_TRANSPORT_KIND_WEBSOCKET ? "connect" : "longpoll",
+  endpoint = _confab_transport_endpoint_url (base_url,
+                                             rung->kind == CONFAB_TRANSPORT_KIND_WEBSOCKET,
+                                             rung->kind == CONFAB_TRANSPORT_KIND_WEBSOCKET ? "connect" : "longpoll",
                                              NULL);
-  c->attempt = confab_attempt_new (ladder[step].nick, endpoint != NULL ? endpoint : self->base_url,
+  c->attempt = confab_attempt_new (rung->nick, endpoint != NULL ? endpoint : base_url,
                                    confab_clock_wall (self->clock));
   confab_diagnostics_add_attempt (self->diagnostics, c->attempt);
 
@@ -1053,7 +1186,7 @@ start_candidate (ConfabConnectionManager *self,
   else
     self->candidates[step] = c;
 
-  note (self, "starting a %s attempt%s%s", ladder[step].nick,
+  note (self, "starting a %s attempt on endpoint %u%s%s", rung->nick, endpoint_of (self, step) + 1,
         refreshed ? " with a refreshed token" : "", upgrade ? " (upgrade probe)" : "");
 
   /* The token is fetched for every attempt. */
@@ -1067,25 +1200,33 @@ static gboolean
 hedge_cb (gpointer user_data)
 {
   ConfabConnectionManager *self = user_data;
-  Candidate *first = self->candidates[WEBSOCKET_STEP];
   g_autofree char *reason = NULL;
 
   self->hedge_id = 0;
   check_clock_jump (self);
   reason = g_strdup_printf ("WebSocket not usable after %u ms: starting long-poll in parallel",
                             self->hedge_ms);
-  if (first != NULL)
-    confab_attempt_set_reason (first->attempt, reason);
-  start_next_step (self, reason);
+  for (guint e = 0; e < n_endpoints (self); e++)
+    {
+      Candidate *ws = self->candidates[step_for (self, WEBSOCKET_KIND, e)];
+
+      if (ws != NULL)
+        confab_attempt_set_reason (ws->attempt, reason);
+    }
+  open_longpoll (self, reason);
 
   return G_SOURCE_REMOVE;
 }
 
+/* Whether a round may start: the monitor says there is a network, or one of the
+ * endpoints can be reached without one (loopback, a local route). */
 static gboolean
 network_available (ConfabConnectionManager *self)
 {
   return self->network_monitor == NULL ||
-         g_network_monitor_get_network_available (self->network_monitor);
+         g_network_monitor_get_network_available (self->network_monitor) ||
+         (self->endpoints != NULL &&
+          confab_endpoint_set_reachable_offline (self->endpoints, self->network_monitor));
 }
 
 static void
@@ -1102,11 +1243,17 @@ start_round (ConfabConnectionManager *self)
 
   cancel_round (self, "superseded by a new round");
   self->round_started = confab_clock_now (self->clock);
-  self->next_step = 0;
+  confab_endpoint_set_get_order (self->endpoints, self->order);
+  for (guint k = 0; k < N_KINDS; k++)
+    self->cursor[k] = 0;
+  self->longpoll_open = FALSE;
   set_stage (self, CONFAB_STAGE_IDLE);
   set_state (self, CONFAB_CONNECTION_STATE_CONNECTING);
+  if (self->order[0] != 0)
+    note (self, "starting with endpoint %u: it worked last time on this network", self->order[0] + 1);
 
-  if (!start_next_step (self, NULL))
+  /* Every WebSocket breaker open: long-poll at once. */
+  if (!start_next_of_kind (self, WEBSOCKET_KIND, NULL) && !open_longpoll (self, NULL))
     {
       g_autoptr(GError) error = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_NETWORK,
                                                      "every transport's circuit breaker is open");
@@ -1115,7 +1262,8 @@ start_round (ConfabConnectionManager *self)
       return;
     }
 
-  if (self->next_step < N_STEPS && self->candidates[WEBSOCKET_STEP] != NULL)
+  schedule_stagger (self);
+  if (!self->longpoll_open && kind_left (self, LONGPOLL_KIND))
     self->hedge_id = confab_clock_add_timeout (self->clock, self->hedge_ms, hedge_cb, self, NULL);
 }
 
@@ -1152,7 +1300,7 @@ round_failed (ConfabConnectionManager *self,
   set_last_error (self, error);
   set_stage (self, CONFAB_STAGE_IDLE);
 
-  for (guint i = 0; i < N_STEPS; i++)
+  for (guint i = 0; i < self->n_steps; i++)
     {
       if (confab_circuit_breaker_get_state (self->breakers[i]) != CONFAB_CIRCUIT_STATE_OPEN)
         all_open = FALSE;
@@ -1314,20 +1462,23 @@ static gboolean
 upgrade_cb (gpointer user_data)
 {
   ConfabConnectionManager *self = user_data;
+  guint ws_step;
 
   self->upgrade_id = 0;
   check_clock_jump (self);
-  if (self->upgrade != NULL || self->active == NULL || self->active->step == WEBSOCKET_STEP)
+  if (self->upgrade != NULL || self->active == NULL || kind_of (self, self->active->step) == WEBSOCKET_KIND)
     return G_SOURCE_REMOVE;
 
-  if (!confab_circuit_breaker_allow (self->breakers[WEBSOCKET_STEP]))
+  /* WebSocket to the endpoint the long-poll works on. */
+  ws_step = step_for (self, WEBSOCKET_KIND, endpoint_of (self, self->active->step));
+  if (!confab_circuit_breaker_allow (self->breakers[ws_step]))
     {
       update_breakers (self);
       schedule_upgrade (self);
       return G_SOURCE_REMOVE;
     }
 
-  start_candidate (self, WEBSOCKET_STEP, FALSE, TRUE);
+  start_candidate (self, ws_step, FALSE, TRUE);
 
   return G_SOURCE_REMOVE;
 }
@@ -1338,7 +1489,7 @@ schedule_upgrade (ConfabConnectionManager *self)
   guint interval = self->upgrade_interval_ms;
 
   confab_clock_clear_timeout (self->clock, &self->upgrade_id);
-  if (self->active == NULL || self->active->step == WEBSOCKET_STEP)
+  if (self->active == NULL || kind_of (self, self->active->step) == WEBSOCKET_KIND)
     return;
 
   self->upgrade_interval_ms = MIN (interval * 2, CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MAX_MS);
@@ -1422,7 +1573,7 @@ catch_up_done (CatchUp *cu)
     {
       Candidate *previous = g_steal_pointer (&self->previous);
 
-      note (self, "closing %s after moving to %s", ladder[previous->step].nick, ladder[c->step].nick);
+      note (self, "closing %s after moving to %s", nick_of (self, previous->step), nick_of (self, c->step));
       candidate_abandon (previous, NULL, NULL);
     }
 
@@ -1438,7 +1589,7 @@ catch_up_done (CatchUp *cu)
   confab_clock_clear_timeout (self->clock, &self->stable_id);
   self->stable_id = confab_clock_add_timeout (self->clock, CONFAB_CONNECTION_MANAGER_STABLE_MS,
                                               stable_cb, self, NULL);
-  if (c->step != WEBSOCKET_STEP && self->upgrade_id == 0 && self->upgrade == NULL)
+  if (kind_of (self, c->step) != WEBSOCKET_KIND && self->upgrade_id == 0 && self->upgrade == NULL)
     {
       self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
       schedule_upgrade (self);
@@ -1898,19 +2049,47 @@ query_channels_cb (GObject      *source,
   request_sync_page (cu);
 }
 
+/* REST calls (catch-up, the outbox, the app's) go to the endpoint that won. */
+static void
+follow_endpoint (ConfabConnectionManager *self,
+                 guint                    endpoint)
+{
+  const char *url = confab_endpoint_set_get_url (self->endpoints, endpoint);
+  g_autoptr(GError) error = NULL;
+  ConfabStreamClient *rest;
+
+  if (self->rest == NULL ||
+      confab_endpoint_set_find (self->endpoints, confab_stream_client_get_base_url (self->rest)) == (int) endpoint)
+    return;
+
+  rest = confab_stream_client_new (url, self->api_key, self->user_id, self->token_provider, &error);
+  if (rest == NULL)
+    {
+      /* Cannot happen: the set checked every URL. */
+      note (self, "REST stays where it was: %s", error->message);
+      return;
+    }
+  confab_stream_client_set_timeout_ms (rest, confab_stream_client_get_timeout_ms (self->rest));
+  note (self, "REST calls now go to endpoint %u", endpoint + 1);
+  g_object_unref (self->rest);
+  self->rest = rest;
+}
+
 static void
 begin_catch_up (ConfabConnectionManager *self)
 {
   Candidate *c = self->active;
   CatchUp *cu = g_new0 (CatchUp, 1);
 
-  if (c->step != WEBSOCKET_STEP)
+  follow_endpoint (self, endpoint_of (self, c->step));
+
+  if (kind_of (self, c->step) != WEBSOCKET_KIND)
     confab_quality_meter_set_ceiling (self->meter, CONFAB_QUALITY_GOOD);
   else
     confab_quality_meter_set_ceiling (self->meter, CONFAB_QUALITY_EXCELLENT);
 
   g_object_freeze_notify (G_OBJECT (self));
-  set_transport_nick (self, ladder[c->step].nick);
+  set_transport_nick (self, nick_of (self, c->step));
   set_string (self, &self->endpoint, confab_transport_get_endpoint (c->transport), PROP_ENDPOINT);
   set_string (self, &self->connection_id, confab_transport_get_connection_id (c->transport), PROP_CONNECTION_ID);
   set_stage (self, CONFAB_STAGE_SYNCING);
@@ -2155,7 +2334,7 @@ static void
 wake_up (ConfabConnectionManager *self,
          const char              *why)
 {
-  for (guint i = 0; i < N_STEPS; i++)
+  for (guint i = 0; i < self->n_steps; i++)
     confab_circuit_breaker_reset (self->breakers[i]);
   update_breakers (self);
 
@@ -2169,7 +2348,8 @@ wake_up (ConfabConnectionManager *self,
           self->probe_id = confab_clock_add_timeout (self->clock, CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS,
                                                      probe_timeout_cb, self, NULL);
         }
-      if (self->active != NULL && self->active->step != WEBSOCKET_STEP && self->upgrade == NULL)
+      if (self->active != NULL && kind_of (self, self->active->step) != WEBSOCKET_KIND &&
+          self->upgrade == NULL)
         {
           self->upgrade_interval_ms = CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS;
           confab_clock_clear_timeout (self->clock, &self->upgrade_id);
@@ -2196,6 +2376,10 @@ on_network_changed (GNetworkMonitor *monitor,
 {
   ConfabConnectionManager *self = user_data;
 
+  /* What worked describes the network we were on. */
+  if (self->endpoints != NULL)
+    confab_endpoint_set_network_changed (self->endpoints);
+
   if (self->user_id == NULL || self->state == CONFAB_CONNECTION_STATE_IDLE ||
       self->state == CONFAB_CONNECTION_STATE_FAILED)
     return;
@@ -2204,7 +2388,9 @@ on_network_changed (GNetworkMonitor *monitor,
   note (self, "network changed (available: %s)", available ? "yes" : "no");
   confab_diagnostics_set_fact (self->diagnostics, "network available", available ? "yes" : "no");
 
-  if (!available)
+  /* No default route does not stop a server that can be reached anyway (loopback, a
+   * local route): that is a change like any other. */
+  if (!available && !network_available (self))
     {
       stop_all (self);
       set_state (self, CONFAB_CONNECTION_STATE_WAITING_FOR_NETWORK);
@@ -2258,6 +2444,52 @@ on_sleep_monitor_resumed (ConfabSleepMonitor      *monitor,
 
 /* GObject ------------------------------------------------------------------------------ */
 
+/* The endpoint set: an injected one, or base-url followed by endpoints. A bad list is
+ * kept as endpoints_error, which connect_async() reports. Then a breaker per endpoint ×
+ * transport, named from scheme://host:port only. */
+static void
+setup_endpoints (ConfabConnectionManager *self)
+{
+  if (self->endpoints == NULL)
+    {
+      g_autoptr(GPtrArray) urls = g_ptr_array_new ();
+
+      if (self->base_url != NULL)
+        g_ptr_array_add (urls, self->base_url);
+      for (guint i = 0; self->endpoint_urls != NULL && self->endpoint_urls[i] != NULL; i++)
+        g_ptr_array_add (urls, self->endpoint_urls[i]);
+      g_ptr_array_add (urls, NULL);
+      if (urls->len > 1)
+        self->endpoints = confab_endpoint_set_new ((const char *const *) urls->pdata, &self->endpoints_error);
+      if (self->endpoints == NULL)
+        return;
+    }
+
+  if (self->base_url == NULL)
+    self->base_url = g_strdup (confab_endpoint_set_get_url (self->endpoints, 0));
+  if (self->state_dir != NULL)
+    {
+      g_autofree char *path = g_build_filename (self->state_dir, CONFAB_ENDPOINT_SET_MEMORY_FILE, NULL);
+
+      confab_endpoint_set_set_memory_path (self->endpoints, path);
+    }
+  confab_endpoint_set_update_network (self->endpoints);
+
+  self->n_steps = N_KINDS * confab_endpoint_set_get_n_endpoints (self->endpoints);
+  self->breakers = g_new0 (ConfabCircuitBreaker *, self->n_steps);
+  self->candidates = g_new0 (Candidate *, self->n_steps);
+  self->order = g_new0 (guint, confab_endpoint_set_get_n_endpoints (self->endpoints));
+  for (guint i = 0; i < self->n_steps; i++)
+    {
+      g_autofree char *label = confab_endpoint_set_dup_label (self->endpoints, endpoint_of (self, i));
+      g_autofree char *name = g_strdup_printf ("%s %s", nick_of (self, i), label);
+
+      self->breakers[i] = confab_circuit_breaker_new (name, self->clock);
+      confab_circuit_breaker_set_max_open_ms (self->breakers[i], 60000);
+    }
+  update_breakers (self);
+}
+
 static void
 confab_connection_manager_constructed (GObject *object)
 {
@@ -2272,22 +2504,7 @@ confab_connection_manager_constructed (GObject *object)
   if (self->network_monitor == NULL)
     self->network_monitor = g_object_ref (g_network_monitor_get_default ());
 
-  for (guint i = 0; i < N_STEPS; i++)
-    {
-      g_autofree char *endpoint = NULL;
-      g_autofree char *name = NULL;
-      g_autoptr(GUri) uri = NULL;
-
-      if (self->base_url != NULL)
-        uri = g_uri_parse (self->base_url, G_URI_FLAGS_NONE, NULL);
-      if (uri != NULL)
-        endpoint = g_strdup_printf ("%s://%s:%d", g_uri_get_scheme (uri), g_uri_get_host (uri),
-                                    g_uri_get_port (uri));
-      name = g_strdup_printf ("%s %s", ladder[i].nick, endpoint != NULL ? endpoint : "?");
-      self->breakers[i] = confab_circuit_breaker_new (name, self->clock);
-      confab_circuit_breaker_set_max_open_ms (self->breakers[i], 60000);
-    }
-  update_breakers (self);
+  setup_endpoints (self);
 
   if (self->outbox != NULL)
     self->pending_handler = g_signal_connect (self->outbox, "notify::n-pending",
@@ -2325,8 +2542,9 @@ confab_connection_manager_dispose (GObject *object)
   if (self->sleep_monitor != NULL)
     g_clear_signal_handler (&self->sleep_handler, self->sleep_monitor);
   g_clear_object (&self->sleep_monitor);
-  for (guint i = 0; i < N_STEPS; i++)
+  for (guint i = 0; i < self->n_steps && self->breakers != NULL; i++)
     g_clear_object (&self->breakers[i]);
+  g_clear_object (&self->endpoints);
   g_clear_object (&self->catch_up);
   g_clear_object (&self->pump);
   g_clear_object (&self->rest);
@@ -2348,6 +2566,11 @@ confab_connection_manager_finalize (GObject *object)
   ConfabConnectionManager *self = CONFAB_CONNECTION_MANAGER (object);
 
   g_free (self->base_url);
+  g_strfreev (self->endpoint_urls);
+  g_clear_error (&self->endpoints_error);
+  g_free (self->breakers);
+  g_free (self->candidates);
+  g_free (self->order);
   g_free (self->api_key);
   g_free (self->state_dir);
   g_free (self->endpoint);
@@ -2443,6 +2666,12 @@ confab_connection_manager_get_property (GObject    *object,
     case PROP_SLEEP_MONITOR:
       g_value_set_object (value, self->sleep_monitor);
       break;
+    case PROP_ENDPOINTS:
+      g_value_set_boxed (value, self->endpoint_urls);
+      break;
+    case PROP_ENDPOINT_SET:
+      g_value_set_object (value, self->endpoints);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2496,6 +2725,12 @@ confab_connection_manager_set_property (GObject      *object,
       break;
     case PROP_SLEEP_MONITOR:
       self->sleep_monitor = g_value_dup_object (value);
+      break;
+    case PROP_ENDPOINTS:
+      self->endpoint_urls = g_value_dup_boxed (value);
+      break;
+    case PROP_ENDPOINT_SET:
+      self->endpoints = g_value_dup_object (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2569,6 +2804,10 @@ confab_connection_manager_class_init (ConfabConnectionManagerClass *klass)
                        CONFAB_WEBSOCKET_DEFAULT_PROBE_TIMEOUT_MS, co);
   properties[PROP_SLEEP_MONITOR] =
     g_param_spec_object ("sleep-monitor", NULL, NULL, CONFAB_TYPE_SLEEP_MONITOR, co);
+  properties[PROP_ENDPOINTS] =
+    g_param_spec_boxed ("endpoints", NULL, NULL, G_TYPE_STRV, co);
+  properties[PROP_ENDPOINT_SET] =
+    g_param_spec_object ("endpoint-set", NULL, NULL, CONFAB_TYPE_ENDPOINT_SET, co);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2633,7 +2872,15 @@ confab_connection_manager_connect_async (ConfabConnectionManager *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, confab_connection_manager_connect_async);
 
-  if (self->base_url == NULL || self->api_key == NULL || self->token_provider == NULL)
+  if (self->endpoints_error != NULL)
+    {
+      set_last_error (self, self->endpoints_error);
+      set_state (self, CONFAB_CONNECTION_STATE_FAILED);
+      g_task_return_error (task, g_error_copy (self->endpoints_error));
+      return;
+    }
+
+  if (self->endpoints == NULL || self->api_key == NULL || self->token_provider == NULL)
     {
       g_task_return_new_error (task, CONFAB_ERROR, CONFAB_ERROR_FAILED,
                                "the connection manager needs base-url, api-key and token-provider");
@@ -2665,7 +2912,9 @@ confab_connection_manager_connect_async (ConfabConnectionManager *self,
 
   /* A new session. */
   g_clear_object (&self->rest);
-  self->rest = confab_stream_client_new (self->base_url, self->api_key, user_id,
+  self->rest = confab_stream_client_new (confab_endpoint_set_get_url (self->endpoints,
+                                                                     confab_endpoint_set_get_preferred (self->endpoints)),
+                                         self->api_key, user_id,
                                          self->token_provider, &error);
   if (self->rest == NULL)
     {
@@ -2683,7 +2932,7 @@ confab_connection_manager_connect_async (ConfabConnectionManager *self,
   confab_backoff_reset (self->backoff);
   confab_backoff_reset (self->pump_backoff);
   self->rate_limited_until = 0;
-  for (guint i = 0; i < N_STEPS; i++)
+  for (guint i = 0; i < self->n_steps; i++)
     confab_circuit_breaker_reset (self->breakers[i]);
   check_clock_jump (self);
   confab_diagnostics_set_identity (self->diagnostics, user_id, NULL, NULL, NULL);
@@ -2735,9 +2984,10 @@ confab_connection_manager_retry_now (ConfabConnectionManager *self)
     case CONFAB_CONNECTION_STATE_FAILED:
       /* The user asked: each open breaker gets its one trial now, not at retry-at
        * (the one-immediate-round-per-second floor and a rate limit still hold). */
-      for (guint i = 0; i < N_STEPS; i++)
+      for (guint i = 0; i < self->n_steps; i++)
         if (confab_circuit_breaker_allow_trial (self->breakers[i]))
-          note (self, "retry now: %s may try once before its breaker's time", ladder[i].nick);
+          note (self, "retry now: %s may try once before its breaker's time (endpoint %u)",
+                nick_of (self, i), endpoint_of (self, i) + 1);
       update_breakers (self);
       immediate_round (self, "retry now");
       break;

@@ -9,6 +9,7 @@
 
 #include "confab-clock.h"
 #include "confab-diagnostics.h"
+#include "confab-endpoint-set.h"
 #include "confab-outbox.h"
 #include "confab-quality.h"
 #include "confab-sleep-monitor.h"
@@ -39,8 +40,13 @@ GType confab_connection_state_get_type (void) G_GNUC_CONST;
 /* While on long-poll, WebSocket is tried again after 15 s, doubling to 60 s. */
 #define CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MIN_MS         15000
 #define CONFAB_CONNECTION_MANAGER_UPGRADE_PROBE_MAX_MS         60000
-/* A probe after a network change or a resume must be answered within this. */
-#define CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS            3000
+/* A probe after a network change or a resume must be answered within this: the target
+ * is "dead link noticed ≤ 3 s after a network-change event", and the half second left
+ * covers the event's delivery and the dispatch. */
+#define CONFAB_CONNECTION_MANAGER_PROBE_DEADLINE_MS            2500
+/* Happy-Eyeballs: the next endpoint's attempt starts this long after the one before,
+ * unless that one failed sooner. */
+#define CONFAB_CONNECTION_MANAGER_ENDPOINT_STAGGER_MS          250
 /* When the wall clock moved this much further than the monotonic one between two of the
  * manager's wake-ups, the machine was suspended (the monotonic clock stops): act as on a
  * resume. */
@@ -53,13 +59,25 @@ G_DECLARE_FINAL_TYPE (ConfabConnectionManager, confab_connection_manager, CONFAB
 /* Properties (read-only, notified on change): state, stage, transport ("websocket",
  * "longpoll" or NULL), endpoint, quality, rtt-ms (-1 unknown), loss, last-error
  * (G_TYPE_ERROR), next-retry (wall µs of the next attempt, 0 if none), connection-id,
- * user-id. Construct-only: base-url, api-key, token-provider, clock (default: the
+ * user-id. Construct-only: base-url (the primary endpoint), endpoints (GStrv: more base
+ * URLs, tried after base-url, or all of them when base-url is NULL), endpoint-set (a
+ * ConfabEndpointSet instead of the two; base-url then reads back its first URL), api-key,
+ * token-provider, clock (default: the
  * system clock), outbox (nullable; whatever becomes pending in it — send_text, the
  * user's confab_outbox_retry(), another writer — is sent while CONNECTED), diagnostics (created if NULL), network-monitor
  * (default g_network_monitor_get_default()), state-dir (nullable: where the catch-up
  * watermark is kept), hedge-ms, websocket-timeout-ms, websocket-idle-probe-ms and
  * websocket-probe-timeout-ms (the WebSocket's liveness probes), sleep-monitor (default: a
  * ConfabSleepMonitor on the system bus).
+ *
+ * Endpoints: each round starts WebSocket on the endpoint that last worked on this
+ * network (remembered in state-dir/endpoints; the primary when none), the next endpoint
+ * ENDPOINT_STAGGER_MS later or at once when one fails fast, long-poll after hedge-ms;
+ * the first usable attempt wins, and REST calls follow it. A bad URL in the list makes
+ * connect_async() fail with CONFAB_ERROR_INSECURE_URL. A network change forgets what
+ * worked on the network that was left. When the monitor says there is no network, a
+ * round still starts if an endpoint is reachable without one (loopback, a local route:
+ * confab_endpoint_set_reachable_offline()).
  *
  * Catch-up (state UPDATING, after every connect and transport change): the user's
  * channels are re-watched (every page of them), then what was missed since the stored

@@ -22,6 +22,7 @@ struct _ConfabFakeClock
   FakeTimeout *current;      /* the one whose function is running, or NULL */
   guint        next_id;
   guint        generation;   /* bumped by every advance */
+  guint        n_fired;      /* timeout functions run so far */
   gboolean     dispatching;
 };
 
@@ -75,6 +76,34 @@ schedule (ConfabFakeClock *self,
   /* The array stays in scheduling order, which breaks deadline ties. */
   timeout->deadline = add_saturated (self->now, (gint64) timeout->interval_ms * 1000);
   g_ptr_array_add (self->pending, timeout);
+}
+
+static gboolean
+confab_fake_clock_move_timeout (ConfabClock *clock,
+                                guint        id,
+                                guint        ms)
+{
+  ConfabFakeClock *self = CONFAB_FAKE_CLOCK (clock);
+  guint i;
+
+  /* As on the real clock, a repeating timeout moved from its own function repeats at
+   * its interval; a one-shot one is gone once its function returns. */
+  if (self->current != NULL && self->current->id == id)
+    return FALSE;
+
+  for (i = 0; i < self->pending->len; i++)
+    {
+      FakeTimeout *timeout = g_ptr_array_index (self->pending, i);
+
+      if (timeout->id == id)
+        {
+          /* Keeps its place in the array: ties still go by when it was added. */
+          timeout->deadline = add_saturated (self->now, (gint64) ms * 1000);
+          return TRUE;
+        }
+    }
+
+  return FALSE;
 }
 
 static gint64
@@ -218,6 +247,7 @@ confab_fake_clock_advance (ConfabFakeClock *self,
         self->now = timeout->deadline;
 
       self->current = timeout;
+      self->n_fired++;
       again = timeout->func (timeout->data);
       self->current = NULL;
 
@@ -270,6 +300,21 @@ confab_fake_clock_get_n_pending (ConfabFakeClock *self)
   g_return_val_if_fail (CONFAB_IS_FAKE_CLOCK (self), 0);
 
   return self->pending->len;
+}
+
+/**
+ * confab_fake_clock_get_n_fired:
+ * @self: a #ConfabFakeClock
+ *
+ * Returns: how many times a timeout's function has run on this clock: the wake-ups a
+ *   real clock would have cost
+ */
+guint
+confab_fake_clock_get_n_fired (ConfabFakeClock *self)
+{
+  g_return_val_if_fail (CONFAB_IS_FAKE_CLOCK (self), 0);
+
+  return self->n_fired;
 }
 
 static void
@@ -338,6 +383,7 @@ confab_fake_clock_iface_init (ConfabClockInterface *iface)
   iface->wall = confab_fake_clock_wall;
   iface->add_timeout = confab_fake_clock_add_timeout;
   iface->remove = confab_fake_clock_remove;
+  iface->move_timeout = confab_fake_clock_move_timeout;
 }
 
 static void

@@ -19,5 +19,6 @@ void             confab_fake_clock_advance       (ConfabFakeClock *self,
 void             confab_fake_clock_set_wall      (ConfabFakeClock *self,
                                                   gint64           wall_usec);
 guint            confab_fake_clock_get_n_pending (ConfabFakeClock *self);
+guint            confab_fake_clock_get_n_fired   (ConfabFakeClock *self);
 
 G_END_DECLS

@@ -420,6 +420,7 @@ on_connect_done (GObject      *source,
       finish_connect (self, transport_error (self, g_steal_pointer (&error), self->connect_timeout_ms));
       return;
     }
+  _confab_transport_mark_answered (CONFAB_TRANSPORT (self));
   response = read_response (self, msg, body, &error);
   if (response == NULL)
     {
@@ -504,6 +505,7 @@ confab_longpoll_transport_connect_async (ConfabTransport           *transport,
   self->params = confab_connect_params_copy (params);
   self->closing = FALSE;
   self->connect_task = g_steal_pointer (&task);
+  _confab_transport_reset_handshake (transport);
 
   msg = new_request (self, TRUE);
   if (msg == NULL)

@@ -135,6 +135,32 @@ confab_system_clock_remove (ConfabClock *clock,
   g_source_unref (source);
 }
 
+static gboolean
+confab_system_clock_move_timeout (ConfabClock *clock,
+                                  guint        id,
+                                  guint        ms)
+{
+  ConfabSystemClock *self = CONFAB_SYSTEM_CLOCK (clock);
+  GSource *source = NULL;
+  Timeout *timeout;
+
+  g_mutex_lock (&self->mutex);
+  timeout = g_hash_table_lookup (self->timeouts, GUINT_TO_POINTER (id));
+  if (timeout != NULL)
+    source = g_source_ref (timeout->source);
+  g_mutex_unlock (&self->mutex);
+
+  if (source == NULL)
+    return FALSE;
+
+  /* A GTimeoutSource keeps its expiry as the ready time: this moves it (and wakes the
+   * context only if the new time is sooner). g_source_set_ready_time() is thread-safe. */
+  if (!g_source_is_destroyed (source))
+    g_source_set_ready_time (source, g_get_monotonic_time () + (gint64) ms * 1000);
+  g_source_unref (source);
+  return TRUE;
+}
+
 static void
 confab_system_clock_finalize (GObject *object)
 {
@@ -154,6 +180,7 @@ confab_system_clock_iface_init (ConfabClockInterface *iface)
   iface->wall = confab_system_clock_wall;
   iface->add_timeout = confab_system_clock_add_timeout;
   iface->remove = confab_system_clock_remove;
+  iface->move_timeout = confab_system_clock_move_timeout;
 }
 
 static void

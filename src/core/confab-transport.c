@@ -32,6 +32,9 @@ typedef struct
   gint64               last_activity;
   gint64               retry_at;        /* wall µs from a 429, 0 if none */
   ConfabStage          request_stage;   /* once the request is on its way */
+  ConfabClock         *clock;
+  gint64               request_sent_at; /* clock µs: the connection was up, the request went */
+  int                  handshake_rtt_ms;
 } ConfabTransportPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (ConfabTransport, confab_transport, G_TYPE_OBJECT)
@@ -42,6 +45,7 @@ enum {
   PROP_ENDPOINT,
   PROP_CONNECTION_ID,
   PROP_STAGE,
+  PROP_CLOCK,
   N_PROPS
 };
 
@@ -163,6 +167,7 @@ confab_transport_finalize (GObject *object)
   g_clear_pointer (&priv->endpoint, g_free);
   g_clear_pointer (&priv->connection_id, g_free);
   g_clear_pointer (&priv->me, json_object_unref);
+  g_clear_object (&priv->clock);
 
   G_OBJECT_CLASS (confab_transport_parent_class)->finalize (object);
 }
@@ -190,6 +195,9 @@ confab_transport_get_property (GObject    *object,
     case PROP_STAGE:
       g_value_set_enum (value, priv->stage);
       break;
+    case PROP_CLOCK:
+      g_value_set_object (value, priv->clock);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -211,6 +219,10 @@ confab_transport_set_property (GObject      *object,
       break;
     case PROP_ENDPOINT:
       _confab_transport_set_endpoint (self, g_value_get_string (value));
+      break;
+    case PROP_CLOCK:
+      if (g_value_get_object (value) != NULL)
+        g_set_object (&priv->clock, g_value_get_object (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -248,6 +260,11 @@ confab_transport_class_init (ConfabTransportClass *klass)
     g_param_spec_enum ("stage", NULL, NULL,
                        CONFAB_TYPE_STAGE, CONFAB_STAGE_IDLE,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* What liveness timers and activity times run on (NULL at construction: the shared
+   * system clock); tests give a ConfabFakeClock. */
+  properties[PROP_CLOCK] =
+    g_param_spec_object ("clock", NULL, NULL, CONFAB_TYPE_CLOCK,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -294,6 +311,10 @@ confab_transport_class_init (ConfabTransportClass *klass)
 static void
 confab_transport_init (ConfabTransport *self)
 {
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  priv->clock = g_object_ref (confab_clock_get_default ());
+  priv->handshake_rtt_ms = -1;
 }
 
 void
@@ -393,6 +414,66 @@ confab_transport_get_last_activity (ConfabTransport *self)
   return priv->last_activity;
 }
 
+/**
+ * confab_transport_get_clock:
+ * @self: a #ConfabTransport
+ *
+ * Returns: (transfer none): the clock its timers and activity times run on
+ */
+ConfabClock *
+confab_transport_get_clock (ConfabTransport *self)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  g_return_val_if_fail (CONFAB_IS_TRANSPORT (self), NULL);
+  return priv->clock;
+}
+
+/**
+ * confab_transport_get_handshake_rtt_ms:
+ * @self: a #ConfabTransport
+ *
+ * The round trip measured while connecting, from the moment the connection was up and
+ * the request went out to the server's first answer: the WebSocket upgrade (request to
+ * the 101), the long-poll connect (request to its answer). It is the honest first RTT
+ * sample: the first health.check follows the 101 in the same flight, so the time from
+ * the 101 to it (the "authenticating" stage) says nothing about the link.
+ *
+ * Returns: milliseconds, or -1 when not measured (not connected yet, or a request on a
+ *   reused connection, whose start libsoup does not announce)
+ */
+int
+confab_transport_get_handshake_rtt_ms (ConfabTransport *self)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  g_return_val_if_fail (CONFAB_IS_TRANSPORT (self), -1);
+  return priv->handshake_rtt_ms;
+}
+
+/* For subclasses: a new connect begins (forget the last one's measurement). */
+void
+_confab_transport_reset_handshake (ConfabTransport *self)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  priv->request_sent_at = 0;
+  priv->handshake_rtt_ms = -1;
+}
+
+/* For subclasses: the server's first answer to the connect request has arrived. */
+void
+_confab_transport_mark_answered (ConfabTransport *self)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+  gint64 elapsed;
+
+  if (priv->request_sent_at == 0 || priv->handshake_rtt_ms >= 0)
+    return;
+  elapsed = (confab_clock_now (priv->clock) - priv->request_sent_at) / 1000;
+  priv->handshake_rtt_ms = (int) CLAMP (elapsed, 0, G_MAXINT);
+}
+
 gint64
 confab_transport_get_retry_at (ConfabTransport *self)
 {
@@ -481,7 +562,7 @@ _confab_transport_touch (ConfabTransport *self)
 {
   ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
 
-  priv->last_activity = g_get_monotonic_time ();
+  priv->last_activity = confab_clock_now (priv->clock);
 }
 
 /* Stream's error frame or body, `{"error": {code, message, StatusCode}}`, as a GError;
@@ -574,6 +655,8 @@ on_network_event (SoupMessage        *msg,
       _confab_transport_set_stage (self, CONFAB_STAGE_TLS);
       break;
     case G_SOCKET_CLIENT_COMPLETE:
+      /* The request is written right after this: its round trip starts now. */
+      priv->request_sent_at = confab_clock_now (priv->clock);
       _confab_transport_set_stage (self, priv->request_stage);
       break;
     case G_SOCKET_CLIENT_RESOLVED:

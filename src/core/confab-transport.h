@@ -8,6 +8,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "confab-clock.h"
+
 G_BEGIN_DECLS
 
 /* How far an attempt has got; the manager adds SYNCING and READY. */
@@ -98,6 +100,10 @@ gint64               confab_transport_get_last_activity (ConfabTransport        
  * the next attempt (wall µs, from Retry-After or X-RateLimit-Reset), 0 if it did not say.
  * Cleared when the next connect starts. */
 gint64               confab_transport_get_retry_at      (ConfabTransport           *self);
+ConfabClock         *confab_transport_get_clock         (ConfabTransport           *self);
+/* The connect request's round trip (upgrade → 101, long-poll connect → answer) in ms,
+ * -1 if not measured: the first RTT sample worth having. */
+int                  confab_transport_get_handshake_rtt_ms (ConfabTransport        *self);
 
 /* For subclasses. */
 void                 _confab_transport_set_stage        (ConfabTransport           *self,
@@ -117,6 +123,8 @@ void                 _confab_transport_emit_probe_lost  (ConfabTransport        
 void                 _confab_transport_set_retry_at     (ConfabTransport           *self,
                                                          gint64                     retry_at);
 void                 _confab_transport_touch            (ConfabTransport           *self);
+void                 _confab_transport_reset_handshake  (ConfabTransport           *self);
+void                 _confab_transport_mark_answered    (ConfabTransport           *self);
 GError              *_confab_transport_error_from_frame (JsonObject                *frame);
 gboolean             _confab_transport_check_params     (const ConfabConnectParams *params,
                                                          GError                   **error);

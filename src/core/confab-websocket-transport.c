@@ -40,7 +40,8 @@ struct _ConfabWebsocketTransport
 
   gboolean                 usable;
   gboolean                 closing;           /* we asked for it: no "lost" */
-  guint                    liveness_id;
+  ConfabClock             *clock;             /* the base's: liveness runs on it */
+  guint                    liveness_id;       /* one clock timeout: the idle or the probe deadline */
   gint64                   probe_sent_at;     /* 0 when no probe is out */
   guint                    pings_out;         /* health.checks sent, not yet answered */
   gint64                   silent_since;      /* the first unanswered probe of a series */
@@ -97,7 +98,7 @@ finish_connect (ConfabWebsocketTransport *self,
 static void
 teardown_socket (ConfabWebsocketTransport *self)
 {
-  g_clear_handle_id (&self->liveness_id, g_source_remove);
+  confab_clock_clear_timeout (self->clock, &self->liveness_id);
   if (self->ws != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->ws, self);
@@ -139,6 +140,7 @@ confab_websocket_transport_finalize (GObject *object)
   ConfabWebsocketTransport *self = (ConfabWebsocketTransport *) object;
 
   g_clear_pointer (&self->client_id, g_free);
+  g_clear_object (&self->clock);
 
   G_OBJECT_CLASS (confab_websocket_transport_parent_class)->finalize (object);
 }
@@ -271,6 +273,10 @@ on_message (SoupWebsocketConnection *ws,
   const char *frame_type;
 
   _confab_transport_touch (CONFAB_TRANSPORT (self));
+  /* Any frame proves the link: the idle probe is due idle-probe-ms after the last one.
+   * Moving the one timer's deadline costs no wake-up (a probe out keeps its own). */
+  if (self->usable && self->probe_sent_at == 0 && self->liveness_id != 0)
+    confab_clock_move_timeout (self->clock, self->liveness_id, self->idle_probe_ms);
 
   if (type == SOUP_WEBSOCKET_DATA_TEXT)
     frame = parse_frame (message);
@@ -306,7 +312,7 @@ on_message (SoupWebsocketConnection *ws,
     }
   else if (g_str_equal (frame_type, "health.check") && self->probe_sent_at != 0)
     {
-      gint64 rtt = (g_get_monotonic_time () - self->probe_sent_at) / 1000;
+      gint64 rtt = (confab_clock_now (self->clock) - self->probe_sent_at) / 1000;
 
       g_debug ("websocket: probe answered after %" G_GINT64_FORMAT " ms", rtt);
 
@@ -404,7 +410,7 @@ send_probe (ConfabWebsocketTransport *self)
   root = json_builder_get_root (builder);
   text = json_to_string (root, FALSE);
   soup_websocket_connection_send_text (self->ws, text);
-  self->probe_sent_at = g_get_monotonic_time ();
+  self->probe_sent_at = confab_clock_now (self->clock);
   self->pings_out++;
   return TRUE;
 }
@@ -466,7 +472,7 @@ on_liveness (gpointer user_data)
 {
   ConfabWebsocketTransport *self = user_data;
   ConfabTransport *transport = CONFAB_TRANSPORT (self);
-  gint64 now = g_get_monotonic_time ();
+  gint64 now = confab_clock_now (self->clock);
   gint64 idle_ms = (now - confab_transport_get_last_activity (transport)) / 1000;
 
   self->liveness_id = 0;
@@ -495,13 +501,18 @@ on_liveness (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* One timer, re-armed from what happened: an idle connection wakes every idle-probe-ms. */
+/* One timer for the next deadline: idle-probe-ms after the last frame (on_message()
+ * moves it without waking up), or a probe's answer deadline. An idle connection wakes
+ * once every idle-probe-ms, a busy one only when it falls quiet. */
 static void
 arm_liveness (ConfabWebsocketTransport *self,
               guint                     delay_ms)
 {
-  g_clear_handle_id (&self->liveness_id, g_source_remove);
-  self->liveness_id = g_timeout_add (MAX (delay_ms, 1), on_liveness, self);
+  if (self->liveness_id != 0 &&
+      confab_clock_move_timeout (self->clock, self->liveness_id, MAX (delay_ms, 1)))
+    return;
+  confab_clock_clear_timeout (self->clock, &self->liveness_id);
+  self->liveness_id = confab_clock_add_timeout (self->clock, MAX (delay_ms, 1), on_liveness, self, NULL);
 }
 
 static gboolean
@@ -575,6 +586,7 @@ on_websocket_connected (GObject      *source,
       return;
     }
 
+  _confab_transport_mark_answered (CONFAB_TRANSPORT (self));
   self->ws = ws;
   g_object_set (ws,
                 "max-incoming-payload-size", (guint64) CONFAB_WEBSOCKET_MAX_FRAME_BYTES,
@@ -698,6 +710,7 @@ confab_websocket_transport_connect_async (ConfabTransport           *transport,
 
   self->closing = FALSE;
   self->timed_out = FALSE;
+  _confab_transport_reset_handshake (transport);
   g_clear_error (&self->frame_error);
   g_clear_error (&self->socket_error);
   self->connect_task = g_steal_pointer (&task);
@@ -750,11 +763,21 @@ confab_websocket_transport_disconnect (ConfabTransport *transport)
 }
 
 static void
+confab_websocket_transport_constructed (GObject *object)
+{
+  ConfabWebsocketTransport *self = (ConfabWebsocketTransport *) object;
+
+  G_OBJECT_CLASS (confab_websocket_transport_parent_class)->constructed (object);
+  self->clock = g_object_ref (confab_transport_get_clock (CONFAB_TRANSPORT (self)));
+}
+
+static void
 confab_websocket_transport_class_init (ConfabWebsocketTransportClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   ConfabTransportClass *transport_class = CONFAB_TRANSPORT_CLASS (klass);
 
+  object_class->constructed = confab_websocket_transport_constructed;
   object_class->dispose = confab_websocket_transport_dispose;
   object_class->finalize = confab_websocket_transport_finalize;
   object_class->get_property = confab_websocket_transport_get_property;

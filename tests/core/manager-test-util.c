@@ -15,6 +15,7 @@ struct _TestMonitor
 {
   GObject  parent_instance;
   gboolean available;
+  gboolean loopback_reachable;
 };
 
 enum {
@@ -38,9 +39,30 @@ test_monitor_initable_iface_init (GInitableIface *iface)
   iface->init = test_monitor_initable_init;
 }
 
+/* Like the system's netlink monitor: an address is reachable when there is a network,
+ * and loopback also without one if the test says so (by default "no network" means
+ * nothing at all, which the older tests rely on). */
+static gboolean
+test_monitor_can_reach (GNetworkMonitor     *monitor,
+                        GSocketConnectable  *connectable,
+                        GCancellable        *cancellable,
+                        GError             **error)
+{
+  TestMonitor *self = TEST_MONITOR (monitor);
+
+  if (self->available)
+    return TRUE;
+  if (self->loopback_reachable && G_IS_INET_SOCKET_ADDRESS (connectable) &&
+      g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (connectable))))
+    return TRUE;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE, "Network unreachable");
+  return FALSE;
+}
+
 static void
 test_monitor_iface_init (GNetworkMonitorInterface *iface)
 {
+  iface->can_reach = test_monitor_can_reach;
 }
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (TestMonitor, test_monitor, G_TYPE_OBJECT,
@@ -95,6 +117,19 @@ test_monitor_set_available (TestMonitor *self,
   self->available = available;
   g_object_notify (G_OBJECT (self), "network-available");
   g_signal_emit_by_name (self, "network-changed", available);
+}
+
+void
+test_monitor_set_loopback_reachable (TestMonitor *self,
+                                     gboolean     reachable)
+{
+  self->loopback_reachable = reachable;
+}
+
+void
+test_monitor_network_changed (TestMonitor *self)
+{
+  g_signal_emit_by_name (self, "network-changed", self->available);
 }
 
 /* Helpers -------------------------------------------------------------------------------- */

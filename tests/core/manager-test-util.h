@@ -20,6 +20,12 @@ G_DECLARE_FINAL_TYPE (TestMonitor, test_monitor, TEST, MONITOR, GObject)
 
 void                     test_monitor_set_available (TestMonitor             *self,
                                                      gboolean                 available);
+/* Whether loopback addresses can be reached while network-available is FALSE (as with
+ * the system's monitor); by default nothing can. */
+void                     test_monitor_set_loopback_reachable (TestMonitor    *self,
+                                                     gboolean                 reachable);
+/* Emits "network-changed" without changing anything. */
+void                     test_monitor_network_changed (TestMonitor           *self);
 
 typedef struct
 {

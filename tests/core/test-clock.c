@@ -386,6 +386,50 @@ test_fake_wall (void)
 
 /* ---- system clock, on real main loops ---- */
 
+/* A moved timeout keeps its id, function and notify, and runs once, at its new time;
+ * moving costs no run. */
+static void
+test_fake_move (void)
+{
+  g_autoptr(ConfabFakeClock) fake = confab_fake_clock_new (START);
+  ConfabClock *clock = CONFAB_CLOCK (fake);
+  Record record;
+  Probe late;
+  Probe soon;
+  Probe other;
+  guint late_id;
+  guint soon_id;
+
+  record_init (&record, clock);
+  probe_init (&late, &record, "late", 0);
+  probe_init (&soon, &record, "soon", 0);
+  probe_init (&other, &record, "other", 0);
+  late_id = add_probe (clock, 10000, &late);
+  soon_id = add_probe (clock, 10000, &soon);
+  add_probe (clock, 12000, &other);
+
+  confab_fake_clock_advance (fake, 5000 * MS);
+  /* Later (traffic at t = 5 s: due at 15 s, not 10 s) and sooner. */
+  g_assert_true (confab_clock_move_timeout (clock, late_id, 10000));
+  g_assert_true (confab_clock_move_timeout (clock, soon_id, 1000));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (fake), ==, 3);
+  g_assert_cmpuint (confab_fake_clock_get_n_fired (fake), ==, 0);
+
+  confab_fake_clock_advance (fake, 5000 * MS);   /* t = 10 s */
+  g_assert_cmpstr (record.log->str, ==, "soon@6000 ");
+  confab_fake_clock_advance (fake, 10000 * MS);  /* t = 20 s */
+  g_assert_cmpstr (record.log->str, ==, "soon@6000 other@12000 late@15000 ");
+  g_assert_cmpuint (confab_fake_clock_get_n_fired (fake), ==, 3);
+  g_assert_cmpuint (late.notifies, ==, 1);
+  g_assert_cmpuint (late.calls, ==, 1);
+
+  /* Gone ids, 0, and a timeout moving itself from its own function: FALSE, no change. */
+  g_assert_false (confab_clock_move_timeout (clock, late_id, 10));
+  g_assert_false (confab_clock_move_timeout (clock, 0, 10));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (fake), ==, 0);
+  record_clear (&record);
+}
+
 static gboolean
 flag_cb (gpointer user_data)
 {
@@ -540,6 +584,41 @@ test_system_clock_outlives_timeouts (void)
   record_clear (&record);
 }
 
+/* The real clock moves the GSource's ready time: later, then sooner. */
+static void
+test_system_move (void)
+{
+  ConfabClock *clock = confab_clock_get_default ();
+  Record record;
+  Probe probe;
+  gint64 added_at;
+  guint id;
+
+  record_init (&record, clock);
+  probe_init (&probe, &record, "p", 0);
+
+  added_at = confab_clock_now (clock);
+  id = add_probe (clock, 20, &probe);
+  g_assert_true (confab_clock_move_timeout (clock, id, 300));
+  /* Not at its first time… */
+  g_assert_false (wait_for (NULL, &probe.calls, 1, 150));
+  /* …but at the moved one, once. */
+  g_assert_true (wait_for (NULL, &probe.calls, 1, 5000));
+  g_assert_cmpint (probe.last_run - added_at, >=, 300 * MS);
+  g_assert_true (wait_for (NULL, &probe.notifies, 1, 5000));
+  g_assert_false (confab_clock_move_timeout (clock, id, 10));
+
+  /* Sooner: a 60 s timeout moved to 10 ms runs now. */
+  probe_init (&probe, &record, "q", 0);
+  added_at = confab_clock_now (clock);
+  id = add_probe (clock, 60000, &probe);
+  g_assert_true (confab_clock_move_timeout (clock, id, 10));
+  g_assert_true (wait_for (NULL, &probe.calls, 1, 5000));
+  g_assert_cmpint (probe.last_run - added_at, <, 30000 * MS);
+  g_assert_true (wait_for (NULL, &probe.notifies, 1, 5000));
+  record_clear (&record);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -552,11 +631,13 @@ main (int   argc,
   g_test_add_func ("/core/clock/fake/add-during-dispatch", test_fake_add_during_dispatch);
   g_test_add_func ("/core/clock/fake/dispose", test_fake_dispose);
   g_test_add_func ("/core/clock/fake/wall", test_fake_wall);
+  g_test_add_func ("/core/clock/fake/move", test_fake_move);
   g_test_add_func ("/core/clock/system/default", test_system_default);
   g_test_add_func ("/core/clock/system/timeout", test_system_timeout);
   g_test_add_func ("/core/clock/system/thread-default", test_system_thread_default);
   g_test_add_func ("/core/clock/system/remove-and-repeat", test_system_remove_and_repeat);
   g_test_add_func ("/core/clock/system/outlives-timeouts", test_system_clock_outlives_timeouts);
+  g_test_add_func ("/core/clock/system/move", test_system_move);
 
   return g_test_run ();
 }

@@ -11,6 +11,7 @@
 
 #include "confab-connection-manager.h"
 #include "confab-error.h"
+#include "confab-fake-clock.h"
 #include "confab-longpoll-transport.h"
 #include "confab-static-token-provider.h"
 #include "confab-websocket-transport.h"
@@ -33,6 +34,7 @@ typedef struct
   GError          *lost_error;   /* the first */
   gint64           lost_at;
   guint            n_rtt;
+  guint            last_rtt;
   guint            n_probe_lost;
   GCancellable    *cancellable;  /* passed to the next connect when set */
   gboolean         pending;
@@ -90,6 +92,7 @@ on_rtt (ConfabTransport *transport,
   Recorder *rec = user_data;
 
   rec->n_rtt++;
+  rec->last_rtt = rtt_ms;
 }
 
 static void
@@ -878,6 +881,8 @@ typedef struct
   gboolean                 ws_closed;
   gushort                  close_code;   /* what the client sent in its close frame */
   GPtrArray               *received;     /* char *: text frames from the client */
+  ConfabFakeClock         *delay_clock;  /* set: the upgrade "takes" delay_us on this clock */
+  gint64                   delay_us;
 } FakeStream;
 
 static void
@@ -922,6 +927,9 @@ on_fake_ws (SoupServer              *server,
   g_object_set (ws, "max-incoming-payload-size", (guint64) 0, NULL);
   g_signal_connect (ws, "message", G_CALLBACK (on_fake_ws_message), fake);
   g_signal_connect (ws, "closed", G_CALLBACK (on_fake_ws_closed), fake);
+  /* The client reads the 101 only after this returns: time spent here is its round trip. */
+  if (fake->delay_clock != NULL)
+    confab_fake_clock_advance (fake->delay_clock, fake->delay_us);
 
   switch (fake->first)
     {
@@ -1311,6 +1319,99 @@ test_websocket_answered_probes (void)
     }
   g_assert_cmpuint (rec->n_lost, ==, 0);
   g_assert_false (fake->ws_closed);
+}
+
+static Recorder *
+recorder_new_websocket_on (ConfabFakeClock *clock)
+{
+  return recorder_new (g_object_new (CONFAB_TYPE_WEBSOCKET_TRANSPORT,
+                                     "kind", CONFAB_TRANSPORT_KIND_WEBSOCKET,
+                                     "clock", clock,
+                                     NULL));
+}
+
+/* /core/transport/websocket/idle-deadline-moves: the idle probe is due idle-probe-ms
+ * after the last frame, on one timer whose deadline a frame moves without a wake-up. */
+static void
+test_websocket_idle_deadline_moves (void)
+{
+  g_autoptr(FakeStream) fake = fake_stream_new (0);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (G_USEC_PER_SEC * 1000);
+  g_autoptr(Recorder) rec = NULL;
+  g_autoptr(ConfabConnectParams) params = fake_params (fake->url);
+  guint fired;
+
+  fake->first = FIRST_HEALTH_CHECK;
+  rec = recorder_new_websocket_on (clock);
+  g_object_set (rec->transport, "idle-probe-ms", 10000, "probe-timeout-ms", 2500, NULL);
+  recorder_connect (rec, params, WAIT_MS);
+  g_assert_no_error (rec->error);
+  g_assert_true (confab_transport_get_clock (rec->transport) == CONFAB_CLOCK (clock));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+  fired = confab_fake_clock_get_n_fired (clock);
+
+  /* t = 5 s: the server sends something. */
+  confab_fake_clock_advance (clock, 5 * G_USEC_PER_SEC);
+  soup_websocket_connection_send_text (fake->ws, "{\"type\":\"user.watching.start\"}");
+  g_assert_true (core_test_wait_count (&rec->n_events, 1, WAIT_MS));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 1);
+
+  /* t = 10 s: no wake-up at all (the old timer fired here and re-armed for 5 s). */
+  confab_fake_clock_advance (clock, 5 * G_USEC_PER_SEC);
+  g_assert_cmpuint (confab_fake_clock_get_n_fired (clock), ==, fired);
+  g_assert_cmpuint (fake->received->len, ==, 0);
+
+  /* t = 15 s: ten quiet seconds after the frame, one wake-up, one probe. */
+  confab_fake_clock_advance (clock, 5 * G_USEC_PER_SEC - 1);
+  g_assert_cmpuint (confab_fake_clock_get_n_fired (clock), ==, fired);
+  confab_fake_clock_advance (clock, 1);
+  g_assert_cmpuint (confab_fake_clock_get_n_fired (clock), ==, fired + 1);
+  g_assert_true (core_test_wait_count (&fake->received->len, 1, WAIT_MS));
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (fake->received, 0), "[{\"type\":\"health.check\""));
+
+  /* Answered 40 ms later: an RTT sample, and the next probe 10 s after the answer. */
+  confab_fake_clock_advance (clock, 40 * 1000);
+  soup_websocket_connection_send_text (fake->ws, "{\"type\":\"health.check\",\"connection_id\":\"fake-connection-1\"}");
+  g_assert_true (core_test_wait_count (&rec->n_rtt, 1, WAIT_MS));
+  g_assert_cmpuint (rec->last_rtt, ==, 40);
+  confab_fake_clock_advance (clock, 10 * G_USEC_PER_SEC - 1);
+  g_assert_cmpuint (confab_fake_clock_get_n_fired (clock), ==, fired + 1);
+  confab_fake_clock_advance (clock, 1);
+  g_assert_cmpuint (confab_fake_clock_get_n_fired (clock), ==, fired + 2);
+  g_assert_true (core_test_wait_count (&fake->received->len, 2, WAIT_MS));
+  g_assert_cmpuint (rec->n_lost, ==, 0);
+
+  /* Disconnected: no timer left behind. */
+  confab_transport_disconnect (rec->transport);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 0);
+}
+
+/* /core/transport/websocket/handshake-rtt: the first RTT sample is the upgrade's round
+ * trip, not the instant between the 101 and the health.check that follows it. */
+static void
+test_websocket_handshake_rtt (void)
+{
+  g_autoptr(FakeStream) fake = fake_stream_new (0);
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (G_USEC_PER_SEC * 1000);
+  g_autoptr(Recorder) rec = NULL;
+  g_autoptr(ConfabConnectParams) params = fake_params (fake->url);
+
+  fake->first = FIRST_HEALTH_CHECK;
+  fake->delay_clock = clock;
+  fake->delay_us = 100 * 1000;
+  rec = recorder_new_websocket_on (clock);
+  g_assert_cmpint (confab_transport_get_handshake_rtt_ms (rec->transport), ==, -1);
+  recorder_connect (rec, params, WAIT_MS);
+  g_assert_no_error (rec->error);
+  g_assert_cmpint (confab_transport_get_handshake_rtt_ms (rec->transport), ==, 100);
+
+  /* A new connect measures its own. */
+  confab_transport_disconnect (rec->transport);
+  fake->delay_us = 30 * 1000;
+  recorder_connect (rec, params, WAIT_MS);
+  g_assert_no_error (rec->error);
+  g_assert_cmpint (confab_transport_get_handshake_rtt_ms (rec->transport), ==, 30);
+  confab_transport_disconnect (rec->transport);
 }
 
 /* /core/transport/websocket/frame-size */
@@ -2485,6 +2586,8 @@ main (int    argc,
   g_test_add_func ("/core/transport/websocket/probe-loss", test_websocket_probe_loss);
   g_test_add_func ("/core/transport/websocket/invalid-utf8", test_websocket_invalid_utf8);
   g_test_add_func ("/core/transport/websocket/liveness-defaults", test_websocket_liveness_defaults);
+  g_test_add_func ("/core/transport/websocket/idle-deadline-moves", test_websocket_idle_deadline_moves);
+  g_test_add_func ("/core/transport/websocket/handshake-rtt", test_websocket_handshake_rtt);
   g_test_add_func ("/core/transport/untrusted-certificate", test_untrusted_certificate);
   g_test_add_func ("/core/transport/longpoll/rate-limited", test_longpoll_rate_limited);
   g_test_add_func ("/core/transport/longpoll/deep-nesting", test_longpoll_deep_nesting);

@@ -74,7 +74,7 @@ SLOW_RUN_S = 5              # runs slower than this (first two tell) go in paral
 
 class Scenario:
     def __init__(self, name, profile, kind="connect", tls=False, round_trips=2, note="", netchange=False,
-                 clients=None, sequential=False):
+                 clients=None, sequential=False, alternate=False):
         self.name = name
         self.profile = profile
         self.kind = kind
@@ -84,6 +84,7 @@ class Scenario:
         self.netchange = netchange       # a network-change event (netlink) right after the cut
         self.clients = clients           # None: every client
         self.sequential = sequential     # never in parallel (the event is namespace-wide)
+        self.alternate = alternate       # clients that take more than one endpoint get the secondary
 
 
 SCENARIOS = [
@@ -96,8 +97,9 @@ SCENARIOS = [
     Scenario("corporate-proxy", "corporate-proxy"),
     Scenario("ws-blackholed", "ws-blackholed"),
     Scenario("ws-blackholed-101", "ws-blackholed-101"),
-    Scenario("primary-down", "primary-down",
-             note="clients know one base URL; a second endpoint is up but nobody can be told"),
+    Scenario("primary-down", "primary-down", alternate=True,
+             note="a second endpoint is up (the proxy's `secondary` listener, 50 ms): confab-cli is given it "
+                  "with --endpoint; the SDK has one baseURL and cannot be told"),
     Scenario("server-restart", "server-restart", kind="restart"),
     Scenario("buffering-proxy", "buffering-proxy"),
     Scenario("mid-session-cut", "mid-session-cut", kind="cut"),
@@ -417,11 +419,13 @@ class Bench:
     def token(self, user):
         return jwt(self.secret, {"user_id": user})
 
-    def client_argv(self, client, base_url, user, watch):
+    def client_argv(self, client, base_url, user, watch, alternates=()):
         token = self.token(user)
         if client == "confab":
             argv = [self.cli_bin, "connect", "--base-url", base_url, "--api-key", API_KEY, "--user", user,
                     "--token", token, "--json", "--timeout", str(HARD_TIMEOUT_S + NOTICE_WINDOW_S + 60)]
+            for url in alternates:
+                argv += ["--endpoint", url]
             if not watch:
                 argv.append("--once")
             return argv
@@ -484,7 +488,9 @@ def run_once(bench, scenario, client, index, worker):
         bench.ctl("set", name, "upstream=127.0.0.1:" + sb_url.rsplit(":", 1)[1])
         user = f"restart-{client}-{index}"
 
-    proc = Proc(bench.client_argv(client, base_url, user, watch), env=bench.client_env(),
+    # Only confab-cli takes alternates; the SDK's baseURL is one URL.
+    alternates = [f"http://127.0.0.1:{bench.ports['secondary']}"] if scenario.alternate else []
+    proc = Proc(bench.client_argv(client, base_url, user, watch, alternates), env=bench.client_env(),
                 log_path=os.path.join(bench.tmp, f"client-{client}.log"), name=client)
     start = proc.started
     try:
