@@ -493,22 +493,131 @@ on_token_cleared (GObject      *source,
     g_debug ("could not remove the token from the keyring: %s", error->message);
 }
 
+/* Removes @file and, for a directory, everything in it; symbolic links are removed, not
+ * followed. */
+static gboolean
+remove_tree (GFile   *file,
+             GError **error)
+{
+  g_autoptr(GFileEnumerator) children = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, &local_error);
+  if (children != NULL)
+    {
+      for (;;)
+        {
+          GFileInfo *info = NULL;
+          GFile *child = NULL;
+
+          if (!g_file_enumerator_iterate (children, &info, &child, NULL, error))
+            return FALSE;
+          if (info == NULL)
+            break;
+          if (!remove_tree (child, error))
+            return FALSE;
+        }
+    }
+  else if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY))
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return g_file_delete (file, NULL, error);
+}
+
 void
 confab_application_sign_out (ConfabApplication *self)
 {
+  g_autofree char *state_dir = NULL;
+  g_autoptr(GError) error = NULL;
+
   g_return_if_fail (CONFAB_IS_APPLICATION (self));
 
+  if (self->account != NULL)
+    state_dir = confab_account_dup_state_dir (self->account);
+  /* The session lets go of the state directory (its lock, the cache, the outbox). */
   end_session (self);
   if (self->account != NULL)
     confab_secret_store_clear_async (self->secrets,
                                      confab_account_get_base_url (self->account),
                                      confab_account_get_user_id (self->account),
                                      NULL, on_token_cleared, NULL);
+  /* What this account left on this computer: its saved conversations, its unsent
+   * messages (the user was asked), the catch-up watermark. */
+  if (state_dir != NULL)
+    {
+      g_autoptr(GFile) dir = g_file_new_for_path (state_dir);
+
+      if (!remove_tree (dir, &error))
+        g_message ("the account's saved data was not all removed: %s", error->message);
+    }
   g_clear_object (&self->account);
   confab_account_clear_settings (self->settings);
   if (self->window != NULL)
     confab_window_set_status (self->window, CONFAB_WINDOW_STATUS_SIGNED_OUT, NULL);
   update_actions (self);
+}
+
+guint
+confab_application_get_n_unsent (ConfabApplication *self)
+{
+  ConfabOutbox *outbox;
+
+  g_return_val_if_fail (CONFAB_IS_APPLICATION (self), 0);
+
+  if (self->session == NULL)
+    return 0;
+  outbox = confab_session_get_outbox (self->session);
+  return confab_outbox_get_n_pending (outbox) + confab_outbox_get_n_failed (outbox);
+}
+
+static void
+on_sign_out_response (AdwMessageDialog  *dialog,
+                      const char        *response,
+                      ConfabApplication *self)
+{
+  if (g_str_equal (response, "sign-out"))
+    confab_application_sign_out (self);
+}
+
+void
+confab_application_confirm_sign_out (ConfabApplication *self,
+                                     GtkWindow         *parent)
+{
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+  guint n_unsent;
+
+  g_return_if_fail (CONFAB_IS_APPLICATION (self));
+  g_return_if_fail (parent == NULL || GTK_IS_WINDOW (parent));
+
+  n_unsent = confab_application_get_n_unsent (self);
+  if (n_unsent == 0)
+    {
+      confab_application_sign_out (self);
+      return;
+    }
+
+  body = g_strdup_printf (ngettext ("%u message has not been sent yet. Signing out deletes it, and the conversations saved on this computer.",
+                                    "%u messages have not been sent yet. Signing out deletes them, and the conversations saved on this computer.",
+                                    n_unsent),
+                          n_unsent);
+  dialog = adw_message_dialog_new (parent != NULL ? parent : confab_application_get_main_window (self),
+                                   _("Sign Out?"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "sign-out", _("_Sign Out"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "sign-out",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_sign_out_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -781,7 +890,9 @@ on_sign_out (GSimpleAction *action,
              GVariant      *parameter,
              gpointer       user_data)
 {
-  confab_application_sign_out (CONFAB_APPLICATION (user_data));
+  ConfabApplication *self = user_data;
+
+  confab_application_confirm_sign_out (self, confab_application_get_main_window (self));
 }
 
 static void

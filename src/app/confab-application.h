@@ -22,7 +22,7 @@ G_DECLARE_FINAL_TYPE (ConfabApplication, confab_application, CONFAB, APPLICATION
  *
  * Actions (app.*): quit (Ctrl+Q), preferences (Ctrl+,), about, shortcuts (Ctrl+?, the
  * window's show-help-overlay), copy-diagnostics, connection-details, retry-now (Ctrl+R),
- * open-another-user, sign-in, sign-out, open-channel (s: a cid; notifications use it). */
+ * open-another-user, sign-in, sign-out (confab_application_confirm_sign_out()), open-channel (s: a cid; notifications use it). */
 ConfabApplication *confab_application_new                (void);
 
 GSettings         *confab_application_get_settings       (ConfabApplication *self);
@@ -38,6 +38,15 @@ GtkWindow         *confab_application_get_main_window    (ConfabApplication *sel
 void               confab_application_sign_in            (ConfabApplication *self,
                                                           ConfabAccount     *account,
                                                           const char        *token);
+/* Signs out at once: the token leaves the keyring and the account's data on this
+ * computer (saved conversations, unsent messages, catch-up state) is removed. */
 void               confab_application_sign_out           (ConfabApplication *self);
+/* Messages of the current session not sent yet (queued or failed). */
+guint              confab_application_get_n_unsent       (ConfabApplication *self);
+/* What "Sign Out" does (app.sign-out, Preferences): signs out at once when nothing is
+ * unsent; otherwise asks first ("N messages have not been sent yet…"), in a dialog
+ * transient for @parent (NULL: the main window). */
+void               confab_application_confirm_sign_out   (ConfabApplication *self,
+                                                          GtkWindow         *parent);
 
 G_END_DECLS

@@ -14,10 +14,6 @@
 #include "confab-paced-list-model.h"
 #include "confab-resources.h"
 
-/* The server is told a channel was read this long after the last reason to (a burst of
- * messages is one mark-read, not one each). */
-#define MARK_READ_DELAY_MS 500
-
 struct _ConfabConversationView
 {
   AdwBin                parent_instance;
@@ -47,7 +43,6 @@ struct _ConfabConversationView
   gboolean              loading_older;
   gboolean              reading;
   guint                 older_exhausted_at; /* n_items when a page added nothing */
-  guint                 mark_read_id;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabConversationView, confab_conversation_view, ADW_TYPE_BIN)
@@ -94,39 +89,19 @@ is_reading (ConfabConversationView *self)
          gtk_widget_get_mapped (GTK_WIDGET (self));
 }
 
-static gboolean
-can_mark_read (ConfabConversationView *self)
-{
-  return is_reading (self) && confab_channel_get_unread_count (self->channel) > 0;
-}
-
+/* The store marks the channel read, and keeps what arrives while it is read from
+ * counting as unread (one mark-read per burst, not per message). */
 static void
 update_reading (ConfabConversationView *self)
 {
   gboolean reading = is_reading (self);
 
+  if (self->store != NULL)
+    confab_chat_store_set_reading_channel (self->store, reading ? confab_channel_get_cid (self->channel) : NULL);
   if (self->reading == reading)
     return;
   self->reading = reading;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READING]);
-}
-
-static gboolean
-on_mark_read_timeout (gpointer user_data)
-{
-  ConfabConversationView *self = user_data;
-
-  self->mark_read_id = 0;
-  if (can_mark_read (self))
-    confab_chat_store_mark_read (self->store, confab_channel_get_cid (self->channel));
-  return G_SOURCE_REMOVE;
-}
-
-static void
-maybe_mark_read (ConfabConversationView *self)
-{
-  if (self->mark_read_id == 0 && can_mark_read (self))
-    self->mark_read_id = g_timeout_add (MARK_READ_DELAY_MS, on_mark_read_timeout, self);
 }
 
 /* Sticking to the bottom --------------------------------------------------------------- */
@@ -151,8 +126,6 @@ set_stick (ConfabConversationView *self,
   gtk_widget_set_visible (self->jump_button, !stick);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STICK_TO_BOTTOM]);
   update_reading (self);
-  if (stick)
-    maybe_mark_read (self);
 }
 
 /* Our own scroll to the end is due: until it is done, moves come from the layout. */
@@ -483,9 +456,7 @@ on_channel_notify (ConfabConversationView *self,
 {
   const char *name = g_param_spec_get_name (pspec);
 
-  if (g_str_equal (name, "unread-count"))
-    maybe_mark_read (self);
-  else if (g_str_equal (name, "has-more-history"))
+  if (g_str_equal (name, "has-more-history"))
     maybe_load_older (self);
 }
 
@@ -508,7 +479,6 @@ static void
 on_active_changed (ConfabConversationView *self)
 {
   update_reading (self);
-  maybe_mark_read (self);
 }
 
 static void
@@ -551,7 +521,6 @@ confab_conversation_view_map (GtkWidget *widget)
   if (self->stick)
     schedule_stick (self);
   update_reading (self);
-  maybe_mark_read (self);
 }
 
 static void
@@ -574,7 +543,6 @@ confab_conversation_view_dispose (GObject *object)
   confab_conversation_view_set_channel (self, NULL);
   g_clear_object (&self->store);
   g_cancellable_cancel (self->cancellable);
-  g_clear_handle_id (&self->mark_read_id, g_source_remove);
   if (self->stick_tick_id != 0)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->stick_tick_id);
   self->stick_tick_id = 0;
@@ -747,7 +715,10 @@ confab_conversation_view_set_store (ConfabConversationView *self,
     return;
   confab_conversation_view_set_channel (self, NULL);
   g_hash_table_remove_all (self->drafts);
+  if (self->store != NULL)
+    confab_chat_store_set_reading_channel (self->store, NULL);
   g_set_object (&self->store, store);
+  update_reading (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STORE]);
 }
 
@@ -783,7 +754,6 @@ confab_conversation_view_set_channel (ConfabConversationView *self,
       set_loading_older (self, FALSE);
     }
   g_clear_pointer (&self->typing_binding, g_binding_unbind);
-  g_clear_handle_id (&self->mark_read_id, g_source_remove);
   self->messages = NULL;
   g_clear_object (&self->shown);
   self->older_exhausted_at = G_MAXUINT;

@@ -99,9 +99,20 @@ on_sign_in_clicked (ConfabPreferencesWindow *self)
 static void
 on_sign_out_clicked (ConfabPreferencesWindow *self)
 {
-  confab_application_sign_out (self->application);
+  /* Asks first when messages are still unsent; the row follows the settings. */
+  confab_application_confirm_sign_out (self->application, GTK_WINDOW (self));
+}
+
+static void
+on_account_changed (ConfabPreferencesWindow *self)
+{
+  g_autofree char *kind = g_settings_get_string (confab_application_get_settings (self->application),
+                                                 "account-kind");
+  gboolean was_signed_in = gtk_widget_get_sensitive (GTK_WIDGET (self->sign_out_button));
+
   update_account_row (self);
-  add_toast (self, _("Signed out"));
+  if (was_signed_in && *kind == '\0')
+    add_toast (self, _("Signed out"));
 }
 
 static void
@@ -165,6 +176,8 @@ confab_preferences_window_new (ConfabApplication *application)
   gtk_editable_set_text (GTK_EDITABLE (self->api_key_row), api_key);
   gtk_editable_set_text (GTK_EDITABLE (self->user_row), user_id);
   g_settings_bind (settings, "notifications", self->notifications_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_signal_connect_object (settings, "changed::account-kind", G_CALLBACK (on_account_changed), self,
+                           G_CONNECT_SWAPPED);
   update_account_row (self);
 
   return GTK_WINDOW (self);

@@ -77,6 +77,14 @@ struct _ConfabChatStore
   GHashTable              *typing_out;   /* cid → TypingOut */
   GHashTable              *unsent_reads; /* cid set: mark_read to repeat once connected */
 
+  /* The channel the user is reading: what arrives there is not unread, and the server
+   * is told once a burst settles instead of after every message. */
+  char                    *reading_cid;
+  gboolean                 read_owed;      /* messages came while reading; not told yet */
+  gint64                   read_owed_since; /* monotonic µs on the clock */
+  gint64                   last_read_news;  /* monotonic µs of the latest such message */
+  guint                    read_timer;     /* on the clock */
+
   GCancellable            *cancellable;
   ConfabConnectionState    last_state;
   gboolean                 refreshing;     /* the property */
@@ -123,6 +131,7 @@ enum {
   PROP_REFRESHING,
   PROP_LAST_ERROR,
   PROP_NEXT_RETRY,
+  PROP_READING_CHANNEL,
   N_PROPS
 };
 
@@ -138,6 +147,14 @@ static guint signals[N_SIGNALS];
 static void flush_now          (ConfabChatStore *self);
 static void refresh_channels   (ConfabChatStore *self);
 static void send_unsent_reads  (ConfabChatStore *self);
+static void owe_read           (ConfabChatStore *self);
+
+static gboolean
+is_reading (ConfabChatStore *self,
+            const char      *cid)
+{
+  return self->reading_cid != NULL && cid != NULL && g_str_equal (self->reading_cid, cid);
+}
 static void track_item         (ConfabChatStore *self,
                                 ConfabOutboxItem *item);
 static void retry_pending      (ConfabChatStore *self);
@@ -790,8 +807,15 @@ handle_message_new (ConfabChatStore *self,
   if (added && !confab_message_get_is_own (message))
     _confab_channel_typing_stop (channel, confab_message_get_user (message));
 
+  /* Read as it arrives: nothing unread, and the server is told once the burst settles. */
+  if (is_reading (self, cid))
+    {
+      _confab_channel_set_unread_count (channel, 0);
+      if (added && !confab_message_get_is_own (message))
+        owe_read (self);
+    }
   /* The server counts per recipient; without its count, count ourselves. */
-  if (_confab_chat_json_int (event, "unread_count", &unread))
+  else if (_confab_chat_json_int (event, "unread_count", &unread))
     _confab_channel_set_unread_count (channel, (guint) CLAMP (unread, 0, G_MAXUINT));
   else if (added && !confab_message_get_is_own (message))
     _confab_channel_set_unread_count (channel, confab_channel_get_unread_count (channel) + 1);
@@ -1096,6 +1120,13 @@ apply_channel_state (ConfabChatStore *self,
         continue;
       if (g_hash_table_contains (self->unsent_reads, cid))
         _confab_channel_set_unread_count (channel, 0);
+      else if (is_reading (self, cid))
+        {
+          /* Being read: what the server still counts (missed while away) is read now. */
+          _confab_channel_set_unread_count (channel, 0);
+          if (_confab_chat_json_int (read, "unread_messages", &unread) && unread > 0)
+            owe_read (self);
+        }
       else if (_confab_chat_json_int (read, "unread_messages", &unread))
         _confab_channel_set_unread_count (channel, (guint) CLAMP (unread, 0, G_MAXUINT));
     }
@@ -2033,6 +2064,61 @@ send_unsent_reads (ConfabChatStore *self)
     send_read (self, g_ptr_array_index (cids, i));
 }
 
+/* Tells the server what the user read while messages kept coming. */
+static void
+pay_read (ConfabChatStore *self)
+{
+  confab_clock_clear_timeout (self->clock, &self->read_timer);
+  if (!self->read_owed)
+    return;
+  self->read_owed = FALSE;
+  if (self->reading_cid != NULL)
+    confab_chat_store_mark_read (self, self->reading_cid);
+}
+
+static gboolean
+read_timer_cb (gpointer user_data)
+{
+  ConfabChatStore *self = user_data;
+  gint64 now = confab_clock_now (self->clock);
+  gint64 quiet = now - self->last_read_news;
+  gint64 owed = now - self->read_owed_since;
+  gint64 settle = (gint64) CONFAB_CHAT_STORE_READ_SETTLE_MS * 1000;
+  gint64 longest = (gint64) CONFAB_CHAT_STORE_READ_MAX_DELAY_MS * 1000;
+  gint64 wait;
+
+  self->read_timer = 0;
+  if (!self->read_owed)
+    return G_SOURCE_REMOVE;
+  if (quiet >= settle || owed >= longest)
+    {
+      pay_read (self);
+      return G_SOURCE_REMOVE;
+    }
+  /* Still busy: look again when it could have settled, or at the latest allowed. */
+  wait = MIN (settle - quiet, longest - owed);
+  self->read_timer = confab_clock_add_timeout (self->clock, (guint) ((wait + 999) / 1000), read_timer_cb, self, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* A message arrived in the channel being read. One timer for the whole burst: it is not
+ * moved per message, it looks at the time of the latest when it fires. */
+static void
+owe_read (ConfabChatStore *self)
+{
+  gint64 now = confab_clock_now (self->clock);
+
+  if (!self->read_owed)
+    {
+      self->read_owed = TRUE;
+      self->read_owed_since = now;
+    }
+  self->last_read_news = now;
+  if (self->read_timer == 0)
+    self->read_timer = confab_clock_add_timeout (self->clock, CONFAB_CHAT_STORE_READ_SETTLE_MS,
+                                                 read_timer_cb, self, NULL);
+}
+
 static void
 typing_out_free (TypingOut *typing)
 {
@@ -2127,6 +2213,8 @@ confab_chat_store_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   if (self->clock != NULL)
     confab_clock_clear_timeout (self->clock, &self->retry_id);
+  if (self->clock != NULL)
+    confab_clock_clear_timeout (self->clock, &self->read_timer);
   if (self->gap_fills != NULL)
     g_hash_table_remove_all (self->gap_fills);
   if (self->manager != NULL)
@@ -2178,6 +2266,7 @@ confab_chat_store_finalize (GObject *object)
   g_clear_pointer (&self->tracked, g_hash_table_unref);
   g_clear_pointer (&self->typing_out, g_hash_table_unref);
   g_clear_pointer (&self->unsent_reads, g_hash_table_unref);
+  g_clear_pointer (&self->reading_cid, g_free);
   g_clear_pointer (&self->pending_channels, g_hash_table_unref);
   g_clear_pointer (&self->gap_fills, g_hash_table_unref);
   g_clear_error (&self->last_error);
@@ -2217,6 +2306,9 @@ confab_chat_store_get_property (GObject    *object,
     case PROP_NEXT_RETRY:
       g_value_set_int64 (value, self->next_retry);
       break;
+    case PROP_READING_CHANNEL:
+      g_value_set_string (value, self->reading_cid);
+      break;
     case PROP_CHANNEL_MESSAGE_LIMIT:
       g_value_set_uint (value, self->channel_message_limit);
       break;
@@ -2252,6 +2344,9 @@ confab_chat_store_set_property (GObject      *object,
       break;
     case PROP_CLOCK:
       self->clock = g_value_dup_object (value);
+      break;
+    case PROP_READING_CHANNEL:
+      confab_chat_store_set_reading_channel (self, g_value_get_string (value));
       break;
     case PROP_CHANNEL_MESSAGE_LIMIT:
       self->channel_message_limit = g_value_get_uint (value);
@@ -2371,6 +2466,9 @@ confab_chat_store_class_init (ConfabChatStoreClass *klass)
    * When the store next retries what failed (wall µs on its clock), 0 if nothing waits.
    */
   properties[PROP_NEXT_RETRY] = g_param_spec_int64 ("next-retry", NULL, NULL, 0, G_MAXINT64, 0, readable);
+  properties[PROP_READING_CHANNEL] =
+    g_param_spec_string ("reading-channel", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2963,4 +3061,34 @@ confab_chat_store_notify_typing (ConfabChatStore *self,
   confab_clock_clear_timeout (self->clock, &typing->stop_timer);
   typing->stop_timer = confab_clock_add_timeout (self->clock, CONFAB_CHAT_STORE_TYPING_STOP_MS,
                                                  typing_stop_cb, typing, NULL);
+}
+
+const char *
+confab_chat_store_get_reading_channel (ConfabChatStore *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CHAT_STORE (self), NULL);
+
+  return self->reading_cid;
+}
+
+void
+confab_chat_store_set_reading_channel (ConfabChatStore *self,
+                                       const char      *cid)
+{
+  ConfabChannel *channel;
+
+  g_return_if_fail (CONFAB_IS_CHAT_STORE (self));
+
+  if (g_strcmp0 (self->reading_cid, cid) == 0)
+    return;
+
+  /* Leaving: what was read there is told now. */
+  pay_read (self);
+  g_free (self->reading_cid);
+  self->reading_cid = g_strdup (cid);
+
+  channel = cid != NULL ? g_hash_table_lookup (self->channels, cid) : NULL;
+  if (channel != NULL && confab_channel_get_unread_count (channel) > 0)
+    confab_chat_store_mark_read (self, cid);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READING_CHANNEL]);
 }

@@ -35,6 +35,11 @@ G_BEGIN_DECLS
  * keystroke. */
 #define CONFAB_CHAT_STORE_TYPING_START_MS  2000
 #define CONFAB_CHAT_STORE_TYPING_STOP_MS   3000
+/* While a channel is being read (reading-channel), the server is told it was read once
+ * no message has come for READ_SETTLE_MS, and at least every READ_MAX_DELAY_MS during a
+ * long burst: not once per message. */
+#define CONFAB_CHAT_STORE_READ_SETTLE_MS     1000
+#define CONFAB_CHAT_STORE_READ_MAX_DELAY_MS  10000
 
 #define CONFAB_TYPE_CHAT_STORE (confab_chat_store_get_type ())
 
@@ -60,6 +65,13 @@ G_DECLARE_FINAL_TYPE (ConfabChatStore, confab_chat_store, CONFAB, CHAT_STORE, GO
  *   for a retry succeeded). Worth a toast, not a dialog: the store retries by itself;
  * - next-retry (gint64): when that retry is due (wall µs on the store's clock), 0 when
  *   nothing waits for one.
+ * Read-write:
+ * - reading-channel (string, nullable): the cid the user is reading right now (on
+ *   screen, at its newest message, in the active window); NULL when none. Set, it marks
+ *   the channel read if it has unread messages; while set, messages arriving there are
+ *   not counted unread, and the server is told once the burst settles (see
+ *   CONFAB_CHAT_STORE_READ_SETTLE_MS) instead of per message; changed or cleared, what
+ *   was read there is told at once.
  *
  * Once the manager is CONNECTED (and after each reconnect) the store queries the user's
  * channels (state, watch, presence) and merges them with what it has; it follows the
@@ -156,6 +168,10 @@ gboolean                 confab_chat_store_load_older_finish (ConfabChatStore   
  * the next connect. */
 void                     confab_chat_store_mark_read        (ConfabChatStore          *self,
                                                              const char               *cid);
+/* See the reading-channel property. */
+const char              *confab_chat_store_get_reading_channel (ConfabChatStore       *self);
+void                     confab_chat_store_set_reading_channel (ConfabChatStore       *self,
+                                                                const char            *cid);
 /* Call on each keystroke in @cid's composer: typing.start at most every 2 s, typing.stop
  * 3 s after the last keystroke (or when a message is sent). Nothing is sent offline. */
 void                     confab_chat_store_notify_typing    (ConfabChatStore          *self,

@@ -113,6 +113,58 @@ app_test_app_start (const char *base_url,
   return app;
 }
 
+ConfabApplication *
+app_test_app_start_account (ConfabAccount *account,
+                            const char    *token)
+{
+  ConfabApplication *app = NULL;
+  g_autoptr(GError) error = NULL;
+
+  app_test_notifications ();
+  app = confab_application_new ();
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_activate (G_APPLICATION (app));
+  confab_application_sign_in (app, account, token);
+  return app;
+}
+
+GtkWidget *
+app_test_app_find (ConfabApplication *app,
+                   GType              type)
+{
+  GtkWidget *found = app_test_find_widget (GTK_WIDGET (app_test_app_window (app)), type);
+
+  g_assert_nonnull (found);
+  return found;
+}
+
+GtkWindow *
+app_test_find_toplevel (GType type)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (g_type_is_a (G_OBJECT_TYPE (l->data), type))
+      return l->data;
+  return NULL;
+}
+
+static gboolean
+toplevel_mapped (gpointer user_data)
+{
+  GtkWindow *window = app_test_find_toplevel (GPOINTER_TO_SIZE (user_data));
+
+  return window != NULL && gtk_widget_get_mapped (GTK_WIDGET (window));
+}
+
+GtkWindow *
+app_test_wait_toplevel (GType type)
+{
+  g_assert_true (core_test_wait_until (toplevel_mapped, GSIZE_TO_POINTER (type), APP_TEST_DEADLINE_MS));
+  return app_test_find_toplevel (type);
+}
+
 ConfabWindow *
 app_test_app_window (ConfabApplication *app)
 {

@@ -22,6 +22,17 @@ GPtrArray               *app_test_notifications      (void);
  * g_application_run() would) and signs in to @base_url as the demo user @user_id. */
 ConfabApplication       *app_test_app_start          (const char        *base_url,
                                                       const char        *user_id);
+/* The same, signing in as @account (an API key set there opens its cache at once, with
+ * no sandbox needed) with @token (NULL: the keyring's). */
+ConfabApplication       *app_test_app_start_account  (ConfabAccount     *account,
+                                                      const char        *token);
+/* The first widget of @type in the main window (asserts there is one). */
+GtkWidget               *app_test_app_find           (ConfabApplication *app,
+                                                      GType              type);
+/* The first toplevel window of @type, or NULL. */
+GtkWindow               *app_test_find_toplevel      (GType              type);
+/* Waits until a toplevel of @type exists and is mapped; returns it (asserts). */
+GtkWindow               *app_test_wait_toplevel      (GType              type);
 /* The main window (asserts there is one). */
 ConfabWindow            *app_test_app_window         (ConfabApplication *app);
 /* Waits for the session, then for the manager to be CONNECTED. */

@@ -357,7 +357,11 @@ test_status_long_poll_fallback (void)
   g_assert_cmpstr (confab_quality_badge_get_label (CONFAB_QUALITY_BADGE (badge)), ==, "Good");
   assert_accessible_label (badge, "Connection quality: Good");
   g_assert_true (gtk_widget_has_css_class (badge, "good"));
-  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (badge), "Transport: long-polling"));
+  {
+    g_autofree char *tooltip = confab_quality_badge_dup_tooltip_text (CONFAB_QUALITY_BADGE (badge));
+
+    g_assert_nonnull (strstr (tooltip, "Transport: long-polling"));
+  }
 
   confab_connection_manager_disconnect (manager);
   g_assert_cmpstr (confab_connection_status_get_text (CONFAB_CONNECTION_STATUS (status)), ==, "");
@@ -365,6 +369,12 @@ test_status_long_poll_fallback (void)
 }
 
 /* ConfabQualityBadge ------------------------------------------------------------------------- */
+
+static void
+count_notify (guint *counter)
+{
+  (*counter)++;
+}
 
 static void
 test_badge_reflects_quality (void)
@@ -397,8 +407,11 @@ test_badge_reflects_quality (void)
   g_assert_true (gtk_widget_has_css_class (badge, "excellent"));
   assert_accessible_label (badge, "Connection quality: Excellent");
 
-  /* The tooltip: round trip, transport and the endpoint, which carries no token. */
-  tooltip = g_strdup (gtk_widget_get_tooltip_text (badge));
+  /* The tooltip: round trip, transport and the endpoint, which carries no token. It is
+   * built when GTK asks for it, never set as a text. */
+  g_assert_true (gtk_widget_get_has_tooltip (badge));
+  g_assert_null (gtk_widget_get_tooltip_text (badge));
+  tooltip = confab_quality_badge_dup_tooltip_text (CONFAB_QUALITY_BADGE (badge));
   endpoint = confab_connection_manager_get_endpoint (manager);
   g_test_message ("tooltip: %s", tooltip);
   g_assert_nonnull (endpoint);
@@ -409,12 +422,40 @@ test_badge_reflects_quality (void)
   g_assert_null (strstr (tooltip, token));
   g_assert_null (strstr (tooltip, "authorization"));
   g_assert_null (strstr (tooltip, "api_key"));
+  {
+    g_autofree char *description = g_strdup_printf ("%s", strchr (tooltip, '\n') + 1);
+    g_autofree char *mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (badge),
+                                                                    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                                                    description);
+
+    g_assert_null (mismatch);
+  }
+
+  /* An RTT sample with the same rating (what the manager notifies after each probe)
+   * changes no style class and sets no tooltip: no relayout, no tooltip timer. */
+  {
+    guint css_changes = 0;
+    guint label_changes = 0;
+    gulong css_id = g_signal_connect_swapped (badge, "notify::css-classes", G_CALLBACK (count_notify), &css_changes);
+    gulong label_id = g_signal_connect_swapped (badge, "notify::label", G_CALLBACK (count_notify), &label_changes);
+
+    for (guint i = 0; i < 3; i++)
+      g_object_notify (G_OBJECT (manager), "rtt-ms");
+    g_assert_cmpuint (css_changes, ==, 0);
+    g_assert_cmpuint (label_changes, ==, 0);
+    g_assert_true (gtk_widget_has_css_class (badge, "excellent"));
+    g_assert_null (gtk_widget_get_tooltip_text (badge));
+    g_signal_handler_disconnect (badge, css_id);
+    g_signal_handler_disconnect (badge, label_id);
+  }
 
   /* Nothing to rate once disconnected. */
   confab_connection_manager_disconnect (manager);
   g_assert_cmpstr (confab_quality_badge_get_label (CONFAB_QUALITY_BADGE (badge)), ==, "");
   g_assert_false (gtk_widget_has_css_class (badge, "excellent"));
-  g_assert_null (gtk_widget_get_tooltip_text (badge));
+  g_assert_null (confab_quality_badge_dup_tooltip_text (CONFAB_QUALITY_BADGE (badge)));
+  g_assert_false (gtk_widget_get_has_tooltip (badge));
+  assert_accessible_label (badge, "Connection quality unknown");
 
   /* Every request held 500 ms on the way: a slow link is Poor, in red and in words. */
   slow = app_test_manager_new (app_test_delay_proxy_get_url (proxy), slow_token, NULL, NULL, NULL, NULL);
@@ -658,6 +699,48 @@ test_banner_offline (void)
   gtk_window_destroy (window);
 }
 
+/* "Limited connection: …" names what is unavailable. The core does not enter LIMITED yet
+ * (SSE limited mode comes with the gateway); whoever knows sets the features, and the
+ * banner renders them over a working connection. */
+static void
+test_banner_limited (void)
+{
+  g_autoptr(AppTestSandbox) sandbox = app_test_sandbox_start (NULL);
+  g_autofree char *token = app_test_sandbox_token (sandbox, "alice");
+  g_autoptr(ConfabConnectionManager) manager = app_test_manager_new (sandbox->url, token, NULL, NULL, NULL, NULL);
+  GtkWidget *banner = g_object_new (CONFAB_TYPE_BANNER, "use-adw-banner", FALSE, NULL);
+  GtkWindow *window = app_test_window_new (banner);
+  const char *expected = "Limited connection: new messages may arrive late, no typing indicators, no read receipts";
+
+  confab_banner_set_manager (CONFAB_BANNER (banner), manager);
+  /* Set before there is a connection: nothing to say while idle. */
+  confab_banner_set_unavailable (CONFAB_BANNER (banner), CONFAB_UNAVAILABLE_TYPING | CONFAB_UNAVAILABLE_READ_RECEIPTS |
+                                                           CONFAB_UNAVAILABLE_LIVE_UPDATES);
+  g_assert_cmpint (confab_banner_get_unavailable (CONFAB_BANNER (banner)), ==,
+                   CONFAB_UNAVAILABLE_TYPING | CONFAB_UNAVAILABLE_READ_RECEIPTS | CONFAB_UNAVAILABLE_LIVE_UPDATES);
+  g_assert_false (confab_banner_get_revealed (CONFAB_BANNER (banner)));
+
+  app_test_manager_connect (manager, "alice");
+  g_assert_true (app_test_wait_state (manager, CONFAB_CONNECTION_STATE_CONNECTED, APP_TEST_DEADLINE_MS));
+  g_assert_true (confab_banner_get_revealed (CONFAB_BANNER (banner)));
+  g_assert_cmpstr (confab_banner_get_title (CONFAB_BANNER (banner)), ==, expected);
+  g_assert_cmpstr (confab_banner_get_button_label (CONFAB_BANNER (banner)), ==, "");
+  g_assert_nonnull (app_test_find_by_text (banner, expected));
+  g_assert_false (gtk_widget_get_visible (banner_button (banner)));
+  assert_accessible_label (banner, expected);
+
+  /* One feature. */
+  confab_banner_set_unavailable (CONFAB_BANNER (banner), CONFAB_UNAVAILABLE_PRESENCE);
+  g_assert_cmpstr (confab_banner_get_title (CONFAB_BANNER (banner)), ==, "Limited connection: no presence");
+
+  /* Everything works again. */
+  confab_banner_set_unavailable (CONFAB_BANNER (banner), CONFAB_UNAVAILABLE_NONE);
+  g_assert_false (confab_banner_get_revealed (CONFAB_BANNER (banner)));
+
+  confab_connection_manager_disconnect (manager);
+  gtk_window_destroy (window);
+}
+
 static void
 on_sign_in_requested (ConfabBanner *banner,
                       guint        *count)
@@ -801,6 +884,7 @@ main (int   argc,
   g_test_add_func ("/confab/widgets/banner/fallback-forced-by-env", test_banner_fallback_forced_by_env);
   g_test_add_func ("/confab/widgets/banner/offline", test_banner_offline);
   g_test_add_func ("/confab/widgets/banner/signed-out", test_banner_signed_out);
+  g_test_add_func ("/confab/widgets/banner/limited-names-what-is-unavailable", test_banner_limited);
   g_test_add_func ("/confab/widgets/details/live-and-copy", test_details_live_and_copy);
 
   return g_test_run ();

@@ -1725,6 +1725,150 @@ test_gap_retry (void)
   rm_rf (cache_dir);
 }
 
+/* /core/chat-store/reading-channel ----------------------------------------------------------- */
+
+typedef struct
+{
+  guint mark_reads;    /* notification.mark_read events: one per mark-read call */
+  guint max_unread;    /* the highest unread-count general showed while watched */
+} ReadWatch;
+
+static void
+on_read_event (ConfabConnectionManager *manager,
+               JsonObject              *event,
+               ReadWatch               *watch)
+{
+  if (g_strcmp0 (json_object_get_string_member_with_default (event, "type", NULL), "notification.mark_read") == 0)
+    watch->mark_reads++;
+}
+
+static void
+on_unread_notify (ConfabChannel *channel,
+                  GParamSpec    *pspec,
+                  ReadWatch     *watch)
+{
+  watch->max_unread = MAX (watch->max_unread, confab_channel_get_unread_count (channel));
+}
+
+typedef struct
+{
+  CoreTestSandbox *sandbox;
+  const char      *token;
+  gint64           unread;
+} ServerUnread;
+
+static gboolean
+server_unread_is (gpointer user_data)
+{
+  ServerUnread *w = user_data;
+
+  return server_unread (w->sandbox, w->token, "alice") == w->unread;
+}
+
+/* Sends @n messages as bob and waits until alice's store has them all. */
+static void
+burst (CoreTestSandbox *sandbox,
+       const char      *bob,
+       GListModel      *model,
+       const char      *prefix,
+       guint            n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+      g_autofree char *id = g_strdup_printf ("%s-%u-%s", prefix, i, uuid);
+      InModel wait = { model, id, 1 };
+
+      send_as (sandbox, bob, "bob", id, "a message read as it arrives");
+      g_assert_true (core_test_wait_until (id_in_model, &wait, DEADLINE_MS));
+    }
+}
+
+static void
+test_reading_channel (void)
+{
+  const char *extra[] = { "--demo", NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autofree char *alice = demo_token (sandbox, "alice");
+  g_autofree char *bob = demo_token (sandbox, "bob");
+  g_autoptr(ConfabFakeClock) clock = confab_fake_clock_new (G_USEC_PER_SEC);
+  g_autoptr(ConfabConnectionManager) manager = new_manager (sandbox->url, alice, NULL);
+  g_autoptr(ConfabChatStore) store = new_store (manager, NULL, CONFAB_CLOCK (clock));
+  ServerUnread unread = { sandbox, alice, 0 };
+  ReadWatch watch = { 0 };
+  ConfabChannel *general;
+  GListModel *model;
+  guint reads;
+
+  g_signal_connect (manager, "event", G_CALLBACK (on_read_event), &watch);
+  connect_and_wait (manager, "alice");
+  wait_settled (store);
+  general = confab_chat_store_lookup_channel (store, GENERAL);
+  g_assert_nonnull (general);
+  model = confab_channel_get_messages (general);
+  g_assert_null (confab_chat_store_get_reading_channel (store));
+
+  /* Not read: bob's message counts as unread, here and on the server. */
+  burst (sandbox, bob, model, "before", 1);
+  g_assert_cmpuint (confab_channel_get_unread_count (general), >=, 1);
+  g_assert_cmpint (server_unread (sandbox, alice, "alice"), >=, 1);
+
+  /* The user opens it: read at once. */
+  confab_chat_store_set_reading_channel (store, GENERAL);
+  g_assert_cmpstr (confab_chat_store_get_reading_channel (store), ==, GENERAL);
+  g_assert_cmpuint (confab_channel_get_unread_count (general), ==, 0);
+  g_assert_true (core_test_wait_until (server_unread_is, &unread, DEADLINE_MS));
+  g_assert_true (core_test_wait_count (&watch.mark_reads, 1, DEADLINE_MS));
+  reads = watch.mark_reads;
+
+  /* A burst of 20 while reading: never unread, and no mark-read per message (the server
+   * still counts all 20: nothing told it yet). Time stands still on the store's clock. */
+  g_signal_connect (general, "notify::unread-count", G_CALLBACK (on_unread_notify), &watch);
+  burst (sandbox, bob, model, "burst", 20);
+  g_assert_cmpuint (watch.max_unread, ==, 0);
+  g_assert_cmpuint (confab_channel_get_unread_count (general), ==, 0);
+  g_assert_cmpint (server_unread (sandbox, alice, "alice"), ==, 20);
+  g_assert_cmpuint (watch.mark_reads, ==, reads);
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), >=, 1);
+
+  /* Once it has been quiet for READ_SETTLE_MS: one mark-read for the 20. */
+  confab_fake_clock_advance (clock, (CONFAB_CHAT_STORE_READ_SETTLE_MS - 1) * 1000);
+  g_assert_cmpint (server_unread (sandbox, alice, "alice"), ==, 20);
+  confab_fake_clock_advance (clock, 1000);
+  g_assert_true (core_test_wait_until (server_unread_is, &unread, DEADLINE_MS));
+  g_assert_true (core_test_wait_count (&watch.mark_reads, reads + 1, DEADLINE_MS));
+  reads = watch.mark_reads;
+
+  /* A burst that never settles (a message every half second): told at the latest after
+   * READ_MAX_DELAY_MS, once. */
+  for (guint i = 0; i * 500 < CONFAB_CHAT_STORE_READ_MAX_DELAY_MS; i++)
+    {
+      burst (sandbox, bob, model, "steady", 1);
+      confab_fake_clock_advance (clock, 500 * 1000);
+    }
+  g_assert_true (core_test_wait_count (&watch.mark_reads, reads + 1, DEADLINE_MS));
+  g_assert_cmpuint (watch.max_unread, ==, 0);
+  reads = watch.mark_reads;
+
+  /* Leaving tells the server at once what was read there. */
+  burst (sandbox, bob, model, "leaving", 3);
+  g_assert_cmpint (server_unread (sandbox, alice, "alice"), >=, 3);
+  confab_chat_store_set_reading_channel (store, NULL);
+  g_assert_null (confab_chat_store_get_reading_channel (store));
+  g_assert_true (core_test_wait_until (server_unread_is, &unread, DEADLINE_MS));
+  g_assert_true (core_test_wait_count (&watch.mark_reads, reads + 1, DEADLINE_MS));
+  g_assert_cmpuint (confab_fake_clock_get_n_pending (clock), ==, 0);
+
+  /* Not read any more: counted again. */
+  burst (sandbox, bob, model, "after", 2);
+  g_assert_cmpuint (confab_channel_get_unread_count (general), ==, 2);
+  g_assert_cmpuint (watch.max_unread, ==, 2);
+
+  g_signal_handlers_disconnect_by_data (general, &watch);
+  g_signal_handlers_disconnect_by_data (manager, &watch);
+  confab_connection_manager_disconnect (manager);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1744,6 +1888,7 @@ main (int   argc,
   g_test_add_func ("/core/chat-store/channel-query-retry", test_channel_query_retry);
   g_test_add_func ("/core/chat-store/gap-too-large", test_gap_too_large);
   g_test_add_func ("/core/chat-store/gap-retry", test_gap_retry);
+  g_test_add_func ("/core/chat-store/reading-channel", test_reading_channel);
 
   return g_test_run ();
 }

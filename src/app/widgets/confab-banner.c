@@ -40,15 +40,25 @@ struct _ConfabBanner
   BannerAction             action;
   gboolean                 counting_down;
   gboolean                 dropped;        /* lost a connection and not back yet */
+  ConfabUnavailableFeatures unavailable;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabBanner, confab_banner, ADW_TYPE_BIN)
+
+G_DEFINE_FLAGS_TYPE (ConfabUnavailableFeatures, confab_unavailable_features,
+                     G_DEFINE_ENUM_VALUE (CONFAB_UNAVAILABLE_NONE, "none"),
+                     G_DEFINE_ENUM_VALUE (CONFAB_UNAVAILABLE_TYPING, "typing"),
+                     G_DEFINE_ENUM_VALUE (CONFAB_UNAVAILABLE_PRESENCE, "presence"),
+                     G_DEFINE_ENUM_VALUE (CONFAB_UNAVAILABLE_READ_RECEIPTS, "read-receipts"),
+                     G_DEFINE_ENUM_VALUE (CONFAB_UNAVAILABLE_LIVE_UPDATES, "live-updates"),
+                     G_DEFINE_ENUM_VALUE (CONFAB_UNAVAILABLE_SENDING, "sending"))
 
 enum {
   PROP_0,
   PROP_MANAGER,
   PROP_CLOCK,
   PROP_USE_ADW_BANNER,
+  PROP_UNAVAILABLE,
   PROP_USES_ADW_BANNER,
   PROP_TITLE,
   PROP_BUTTON_LABEL,
@@ -231,6 +241,37 @@ show_countdown (ConfabBanner *self)
   schedule_tick (self, remaining);
 }
 
+/* "Limited connection: no typing indicators, no read receipts" */
+static void
+show_limited (ConfabBanner              *self,
+              ConfabUnavailableFeatures  unavailable)
+{
+  static const struct {
+    ConfabUnavailableFeatures  feature;
+    const char                *text;
+  } features[] = {
+    { CONFAB_UNAVAILABLE_LIVE_UPDATES, N_("new messages may arrive late") },
+    { CONFAB_UNAVAILABLE_SENDING, N_("messages are sent later") },
+    { CONFAB_UNAVAILABLE_TYPING, N_("no typing indicators") },
+    { CONFAB_UNAVAILABLE_PRESENCE, N_("no presence") },
+    { CONFAB_UNAVAILABLE_READ_RECEIPTS, N_("no read receipts") },
+  };
+  g_autoptr(GString) list = g_string_new (NULL);
+  g_autofree char *title = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (features); i++)
+    if (unavailable & features[i].feature)
+      {
+        if (list->len > 0)
+          /* Translators: between the items of "Limited connection: a, b, c". */
+          g_string_append (list, _(", "));
+        g_string_append (list, _(features[i].text));
+      }
+  /* Translators: %s lists what does not work, e.g. "no typing indicators, no presence". */
+  title = g_strdup_printf (_("Limited connection: %s"), list->str);
+  show (self, title, NULL, ACTION_NONE, NULL);
+}
+
 static void
 update (ConfabBanner *self)
 {
@@ -263,8 +304,9 @@ update (ConfabBanner *self)
       show (self, _("Offline — messages will be sent when you’re back online"), NULL, ACTION_NONE, NULL);
       break;
     case CONFAB_CONNECTION_STATE_LIMITED:
-      show (self, _("Limited connection: typing indicators, presence and read receipts are unavailable"),
-            NULL, ACTION_NONE, NULL);
+      self->dropped = FALSE;
+      show_limited (self, self->unavailable != CONFAB_UNAVAILABLE_NONE ? self->unavailable
+                                                                     : CONFAB_UNAVAILABLE_LIMITED_DEFAULT);
       break;
     case CONFAB_CONNECTION_STATE_FAILED:
       if (_confab_widgets_error_is_auth (confab_connection_manager_get_last_error (self->manager)))
@@ -273,9 +315,15 @@ update (ConfabBanner *self)
       else
         show (self, _("Could not connect to the server"), _("Retry now"), ACTION_RETRY, NULL);
       break;
-    case CONFAB_CONNECTION_STATE_IDLE:
     case CONFAB_CONNECTION_STATE_UPDATING:
     case CONFAB_CONNECTION_STATE_CONNECTED:
+      self->dropped = FALSE;
+      if (self->unavailable != CONFAB_UNAVAILABLE_NONE)
+        show_limited (self, self->unavailable);
+      else
+        show (self, NULL, NULL, ACTION_NONE, NULL);
+      break;
+    case CONFAB_CONNECTION_STATE_IDLE:
     default:
       self->dropped = FALSE;
       show (self, NULL, NULL, ACTION_NONE, NULL);
@@ -394,6 +442,9 @@ confab_banner_get_property (GObject    *object,
     case PROP_USE_ADW_BANNER:
       g_value_set_boolean (value, self->use_adw_banner);
       break;
+    case PROP_UNAVAILABLE:
+      g_value_set_flags (value, self->unavailable);
+      break;
     case PROP_USES_ADW_BANNER:
       g_value_set_boolean (value, self->adw_banner != NULL);
       break;
@@ -430,6 +481,9 @@ confab_banner_set_property (GObject      *object,
     case PROP_USE_ADW_BANNER:
       self->use_adw_banner = g_value_get_boolean (value);
       break;
+    case PROP_UNAVAILABLE:
+      confab_banner_set_unavailable (self, g_value_get_flags (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -458,6 +512,9 @@ confab_banner_class_init (ConfabBannerClass *klass)
   properties[PROP_USE_ADW_BANNER] =
     g_param_spec_boolean ("use-adw-banner", NULL, NULL, TRUE,
                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_UNAVAILABLE] =
+    g_param_spec_flags ("unavailable", NULL, NULL, CONFAB_TYPE_UNAVAILABLE_FEATURES,
+                        CONFAB_UNAVAILABLE_NONE, rw);
   properties[PROP_USES_ADW_BANNER] =
     g_param_spec_boolean ("uses-adw-banner", NULL, NULL, FALSE, ro);
   properties[PROP_TITLE] =
@@ -583,4 +640,24 @@ confab_banner_get_revealed (ConfabBanner *self)
 {
   g_return_val_if_fail (CONFAB_IS_BANNER (self), FALSE);
   return self->revealed;
+}
+
+ConfabUnavailableFeatures
+confab_banner_get_unavailable (ConfabBanner *self)
+{
+  g_return_val_if_fail (CONFAB_IS_BANNER (self), CONFAB_UNAVAILABLE_NONE);
+  return self->unavailable;
+}
+
+void
+confab_banner_set_unavailable (ConfabBanner              *self,
+                               ConfabUnavailableFeatures  unavailable)
+{
+  g_return_if_fail (CONFAB_IS_BANNER (self));
+
+  if (self->unavailable == unavailable)
+    return;
+  self->unavailable = unavailable;
+  update (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNAVAILABLE]);
 }

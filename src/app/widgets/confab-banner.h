@@ -14,6 +14,24 @@ G_BEGIN_DECLS
 /* Set to 1 to use the GtkRevealer fallback even where AdwBanner exists. */
 #define CONFAB_BANNER_FALLBACK_ENV "CONFAB_BANNER_FALLBACK"
 
+/* What a limited connection cannot do, for "Limited connection: …". */
+typedef enum {
+  CONFAB_UNAVAILABLE_NONE          = 0,
+  CONFAB_UNAVAILABLE_TYPING        = 1 << 0,
+  CONFAB_UNAVAILABLE_PRESENCE      = 1 << 1,
+  CONFAB_UNAVAILABLE_READ_RECEIPTS = 1 << 2,
+  CONFAB_UNAVAILABLE_LIVE_UPDATES  = 1 << 3, /* new messages arrive late (polled) */
+  CONFAB_UNAVAILABLE_SENDING       = 1 << 4, /* messages wait in the outbox */
+} ConfabUnavailableFeatures;
+
+/* What the core's LIMITED state means until it says more (SSE limited mode: events come,
+ * nothing ephemeral goes out). */
+#define CONFAB_UNAVAILABLE_LIMITED_DEFAULT \
+  (CONFAB_UNAVAILABLE_TYPING | CONFAB_UNAVAILABLE_PRESENCE | CONFAB_UNAVAILABLE_READ_RECEIPTS)
+
+#define CONFAB_TYPE_UNAVAILABLE_FEATURES (confab_unavailable_features_get_type ())
+GType confab_unavailable_features_get_type (void);
+
 #define CONFAB_TYPE_BANNER (confab_banner_get_type ())
 
 G_DECLARE_FINAL_TYPE (ConfabBanner, confab_banner, CONFAB, BANNER, AdwBin)
@@ -24,8 +42,11 @@ G_DECLARE_FINAL_TYPE (ConfabBanner, confab_banner, CONFAB, BANNER, AdwBin)
  *
  * Properties: manager (ConfabConnectionManager), clock (ConfabClock for the countdown;
  * NULL = the manager's clock), use-adw-banner (construct-only, default TRUE: FALSE
- * forces the fallback), and read-only uses-adw-banner, title, button-label ("" when
- * there is no button) and revealed.
+ * forces the fallback), unavailable (ConfabUnavailableFeatures: what the connection
+ * cannot do now; while the manager is LIMITED, or CONNECTED/UPDATING with any set, the
+ * banner says "Limited connection: " and names each; LIMITED with none set names
+ * CONFAB_UNAVAILABLE_LIMITED_DEFAULT), and read-only uses-adw-banner, title,
+ * button-label ("" when there is no button) and revealed.
  *
  * Signals: ::sign-in-requested () when the user presses "Sign in" after the server
  * refused the credentials. "Retry now" calls confab_connection_manager_retry_now(). */
@@ -37,6 +58,9 @@ void                     confab_banner_set_manager          (ConfabBanner       
 ConfabClock             *confab_banner_get_clock            (ConfabBanner            *self);
 void                     confab_banner_set_clock            (ConfabBanner            *self,
                                                              ConfabClock             *clock);
+ConfabUnavailableFeatures confab_banner_get_unavailable    (ConfabBanner            *self);
+void                     confab_banner_set_unavailable      (ConfabBanner              *self,
+                                                             ConfabUnavailableFeatures  unavailable);
 gboolean                 confab_banner_get_uses_adw_banner  (ConfabBanner            *self);
 const char              *confab_banner_get_title            (ConfabBanner            *self);
 const char              *confab_banner_get_button_label     (ConfabBanner            *self);

@@ -22,6 +22,7 @@ struct _ConfabQualityBadge
   ConfabConnectionManager *manager;
   const char              *css_class;  /* the rating's class on self, or NULL */
   char                    *word;       /* shown now; "" when hidden */
+  char                    *accessible_details; /* the accessible description set last */
 };
 
 G_DEFINE_FINAL_TYPE (ConfabQualityBadge, confab_quality_badge, ADW_TYPE_BIN)
@@ -106,55 +107,87 @@ set_word (ConfabQualityBadge *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LABEL]);
 }
 
+static ConfabQuality
+shown_quality (ConfabQualityBadge *self)
+{
+  ConfabConnectionState state;
+
+  if (self->manager == NULL)
+    return CONFAB_QUALITY_UNKNOWN;
+  state = confab_connection_manager_get_state (self->manager);
+  /* Only a usable connection has a quality worth showing. */
+  if (state != CONFAB_CONNECTION_STATE_CONNECTED && state != CONFAB_CONNECTION_STATE_UPDATING)
+    return CONFAB_QUALITY_UNKNOWN;
+  return confab_connection_manager_get_quality (self->manager);
+}
+
+/* Built when GTK asks (the pointer rests on the badge), not on every RTT sample: setting
+ * a tooltip text makes GTK query the pointer and arm its tooltip timer each time. */
+static gboolean
+on_query_tooltip (ConfabQualityBadge *self,
+                  int                 x,
+                  int                 y,
+                  gboolean            keyboard_mode,
+                  GtkTooltip         *tooltip)
+{
+  g_autofree char *text = confab_quality_badge_dup_tooltip_text (self);
+
+  if (text == NULL)
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
+}
+
+/* Runs for every change the manager notifies (each RTT sample among them) and touches
+ * only what differs: an unchanged rating costs no style change and no relayout. */
 static void
 update (ConfabQualityBadge *self)
 {
-  ConfabQuality quality = CONFAB_QUALITY_UNKNOWN;
-  ConfabConnectionState state = CONFAB_CONNECTION_STATE_IDLE;
-  const char *word;
-  const char *css_class;
+  ConfabQuality quality = shown_quality (self);
+  const char *word = _confab_widgets_quality_word (quality);
+  const char *css_class = quality_class (quality);
+  gboolean word_changed;
   g_autofree char *name = NULL;
   g_autofree char *details = NULL;
-  g_autofree char *tooltip = NULL;
 
-  if (self->manager != NULL)
+  if (g_strcmp0 (self->css_class, css_class) != 0)
     {
-      quality = confab_connection_manager_get_quality (self->manager);
-      state = confab_connection_manager_get_state (self->manager);
+      if (self->css_class != NULL)
+        gtk_widget_remove_css_class (GTK_WIDGET (self), self->css_class);
+      self->css_class = css_class;
+      if (css_class != NULL)
+        gtk_widget_add_css_class (GTK_WIDGET (self), css_class);
     }
-  /* Only a usable connection has a quality worth showing. */
-  if (state != CONFAB_CONNECTION_STATE_CONNECTED && state != CONFAB_CONNECTION_STATE_UPDATING)
-    quality = CONFAB_QUALITY_UNKNOWN;
 
-  word = _confab_widgets_quality_word (quality);
-  css_class = quality_class (quality);
-  if (self->css_class != NULL)
-    gtk_widget_remove_css_class (GTK_WIDGET (self), self->css_class);
-  self->css_class = css_class;
-  if (css_class != NULL)
-    gtk_widget_add_css_class (GTK_WIDGET (self), css_class);
-
+  word_changed = g_strcmp0 (self->word, word != NULL ? word : "") != 0;
   gtk_widget_set_visible (self->box, word != NULL);
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), word != NULL);
   set_word (self, word);
 
   if (word == NULL)
     {
-      gtk_widget_set_tooltip_text (GTK_WIDGET (self), NULL);
-      gtk_accessible_update_property (GTK_ACCESSIBLE (self),
-                                      GTK_ACCESSIBLE_PROPERTY_LABEL, _("Connection quality unknown"),
-                                      GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "",
-                                      -1);
+      if (word_changed || self->accessible_details == NULL || *self->accessible_details != '\0')
+        {
+          g_free (self->accessible_details);
+          self->accessible_details = g_strdup ("");
+          gtk_accessible_update_property (GTK_ACCESSIBLE (self),
+                                          GTK_ACCESSIBLE_PROPERTY_LABEL, _("Connection quality unknown"),
+                                          GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, "",
+                                          -1);
+        }
       return;
     }
 
+  details = describe_details (self);
+  if (!word_changed && g_strcmp0 (details, self->accessible_details) == 0)
+    return;
   /* Translators: %s is Excellent, Good or Poor. */
   name = g_strdup_printf (_("Connection quality: %s"), word);
-  details = describe_details (self);
-  tooltip = g_strdup_printf ("%s\n%s", name, details);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self), tooltip);
+  g_free (self->accessible_details);
+  self->accessible_details = g_steal_pointer (&details);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, name,
-                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, details,
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, self->accessible_details,
                                   -1);
 }
 
@@ -179,6 +212,7 @@ confab_quality_badge_finalize (GObject *object)
   ConfabQualityBadge *self = CONFAB_QUALITY_BADGE (object);
 
   g_free (self->word);
+  g_free (self->accessible_details);
 
   G_OBJECT_CLASS (confab_quality_badge_parent_class)->finalize (object);
 }
@@ -256,6 +290,7 @@ confab_quality_badge_init (ConfabQualityBadge *self)
 {
   self->word = g_strdup ("");
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect (self, "query-tooltip", G_CALLBACK (on_query_tooltip), NULL);
   _confab_widgets_ensure_style (GTK_WIDGET (self));
   update (self);
 }
@@ -303,4 +338,22 @@ confab_quality_badge_get_label (ConfabQualityBadge *self)
 {
   g_return_val_if_fail (CONFAB_IS_QUALITY_BADGE (self), NULL);
   return self->word;
+}
+
+char *
+confab_quality_badge_dup_tooltip_text (ConfabQualityBadge *self)
+{
+  const char *word;
+  g_autofree char *name = NULL;
+  g_autofree char *details = NULL;
+
+  g_return_val_if_fail (CONFAB_IS_QUALITY_BADGE (self), NULL);
+
+  word = _confab_widgets_quality_word (shown_quality (self));
+  if (word == NULL)
+    return NULL;
+  /* Translators: %s is Excellent, Good or Poor. */
+  name = g_strdup_printf (_("Connection quality: %s"), word);
+  details = describe_details (self);
+  return g_strdup_printf ("%s\n%s", name, details);
 }
