@@ -47,6 +47,10 @@ typedef struct
   guint                    n_sent;
   guint                    n_received;
   gboolean                 connected;
+  /* Usable = the first health.check with a connection_id (state UPDATING, design.md),
+   * before catch-up; connected = caught up (state CONNECTED). */
+  gboolean                 usable;
+  gint64                   usable_ms;    /* cli_elapsed_ms() when it became usable */
   gboolean                 finished;
   int                      exit_code;
   guint                    timeout_id;

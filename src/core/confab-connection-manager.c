@@ -4,19 +4,19 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <math.h>
-#include <string.h>
-
 #include "confab-backoff.h"
+#include "confab-catch-up.h"
 #include "confab-circuit-breaker.h"
 #include "confab-connection-manager.h"
 #include "confab-endpoint-set.h"
 #include "confab-error.h"
 #include "confab-longpoll-transport.h"
+#include "confab-outbox-pump.h"
 #include "confab-seen-ids.h"
 #include "confab-stream-client.h"
 #include "confab-system-clock.h"
+#include "confab-waiters-private.h"
+#include "confab-watermark.h"
 #include "confab-websocket-transport.h"
 
 /* The ladder, as data: the transports, each tried on every endpoint (ConfabEndpointSet:
@@ -44,20 +44,6 @@ static const LadderStep ladder[] = {
 
 /* At most one immediate round per second (retry-policy.md). */
 #define IMMEDIATE_ROUND_GAP_US G_USEC_PER_SEC
-
-/* The user's channels are re-watched a page at a time; Stream's pages hold at most 30,
- * and it refuses offsets past 1000. */
-#define CATCH_UP_CHANNEL_PAGE      30
-#define CATCH_UP_MAX_CHANNEL_PAGES 34
-/* /sync takes at most 255 channels and answers at most 1000 events. */
-#define SYNC_MAX_CHANNELS          255
-#define SYNC_PAGE_EVENTS           1000
-/* A bound on the pages of one catch-up: 200 000 events is not a gap, it is a new install. */
-#define SYNC_MAX_PAGES             200
-/* The fallback reads each channel's messages in Stream's largest pages, at most about
- * 10 000 per channel. */
-#define FALLBACK_PAGE_MESSAGES     300
-#define FALLBACK_MAX_PAGES         34
 
 typedef struct _Candidate Candidate;
 
@@ -99,16 +85,15 @@ struct _ConfabConnectionManager
   /* the session */
   JsonObject            *user_details;
   ConfabStreamClient    *rest;
-  GPtrArray             *waiters;         /* GTask */
+  ConfabWaiters         *waiters;         /* connect_async() callers */
   ConfabBackoff         *backoff;
   guint                  n_steps;         /* N_KINDS × endpoints */
   ConfabCircuitBreaker **breakers;        /* [n_steps] */
   ConfabQualityMeter    *meter;
   ConfabSeenIds         *seen;
-  gint64                 watermark;
-  gboolean               watermark_dirty;  /* not on disk yet */
+  ConfabWatermark       *watermark;       /* the newest event delivered */
   gint64                 rate_limited_until;  /* wall µs; nothing is sent before it */
-  ConfabBackoff         *pump_backoff;    /* between outbox resends while connected */
+  ConfabOutboxPump      *pump;            /* NULL without an outbox */
   GPtrArray             *held;            /* JsonObject: live events during catch-up */
   gboolean               holding;
   gint64                 awake_wall;      /* the clocks at the last wake-up, to see a suspend */
@@ -123,8 +108,7 @@ struct _ConfabConnectionManager
   Candidate             *previous;        /* the long-poll being swapped out */
   Candidate             *upgrade;         /* a background WebSocket trial */
   GCancellable          *catch_up;
-  GCancellable          *pump;
-  gboolean               pumping;
+  ConfabCatchUp         *catch_up_run;
   gint64                 last_immediate;
   gint64                 round_started;
 
@@ -135,10 +119,6 @@ struct _ConfabConnectionManager
   guint                  upgrade_id;
   guint                  upgrade_interval_ms;
   guint                  probe_id;
-  guint                  pump_retry_id;
-  GSource               *pump_idle;
-  gulong                 pending_handler;
-  guint                  watermark_save_id;
   guint                  resume_id;
   gulong                 network_handler;
   gulong                 sleep_handler;
@@ -210,15 +190,13 @@ static void start_candidate      (ConfabConnectionManager *self,
                                   gboolean                 refreshed,
                                   gboolean                 upgrade);
 static void begin_catch_up       (ConfabConnectionManager *self);
+static void drop_catch_up        (ConfabConnectionManager *self);
 static void pump_outbox          (ConfabConnectionManager *self);
-static void schedule_pump        (ConfabConnectionManager *self,
-                                  guint                    delay_ms);
 static guint rate_limit_wait_ms  (ConfabConnectionManager *self);
 static void note_rate_limit      (ConfabConnectionManager *self,
                                   gint64                   retry_at);
 static void schedule_upgrade     (ConfabConnectionManager *self);
 static void check_clock_jump     (ConfabConnectionManager *self);
-static void store_watermark      (ConfabConnectionManager *self);
 
 GType
 confab_connection_state_get_type (void)
@@ -295,22 +273,9 @@ nick_of (ConfabConnectionManager *self,
 
 /* Logging and diagnostics ------------------------------------------------------------- */
 
-G_GNUC_PRINTF (2, 3)
-static void
-note (ConfabConnectionManager *self,
-      const char              *format,
-      ...)
-{
-  g_autofree char *text = NULL;
-  va_list args;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_debug ("Connection manager: %s", text);
-  confab_diagnostics_add_event (self->diagnostics, confab_clock_wall (self->clock), text);
-}
+/* "Connection manager: …" in the debug log and the diagnostics timeline. */
+#define note(self, ...) \
+  confab_diagnostics_note ((self)->diagnostics, confab_clock_wall ((self)->clock), "Connection manager", __VA_ARGS__)
 
 static void
 update_breakers (ConfabConnectionManager *self)
@@ -337,6 +302,8 @@ set_state (ConfabConnectionManager *self,
         enum_nick (CONFAB_TYPE_CONNECTION_STATE, self->state),
         enum_nick (CONFAB_TYPE_CONNECTION_STATE, state));
   self->state = state;
+  if (self->pump != NULL)
+    confab_outbox_pump_set_active (self->pump, state == CONFAB_CONNECTION_STATE_CONNECTED);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
@@ -439,98 +406,15 @@ sync_quality (ConfabConnectionManager *self)
                                            rtt_ms, loss);
 }
 
-/* Watermark ------------------------------------------------------------------------------ */
-
-static char *
-watermark_path (ConfabConnectionManager *self)
-{
-  return g_build_filename (self->state_dir, "watermark", NULL);
-}
-
+/* The REST client: catch-up, the outbox and the app's calls go through it. */
 static void
-load_watermark (ConfabConnectionManager *self)
+set_rest (ConfabConnectionManager *self,
+          ConfabStreamClient      *rest)
 {
-  g_autofree char *path = NULL;
-  g_autofree char *text = NULL;
-  gint64 value;
-  char *end = NULL;
-
-  if (self->state_dir == NULL)
-    return;
-
-  path = watermark_path (self);
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return;
-
-  errno = 0;
-  value = g_ascii_strtoll (g_strstrip (text), &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value <= 0)
-    {
-      g_debug ("Connection manager: ignoring an unreadable watermark file");
-      return;
-    }
-  self->watermark = value;
-}
-
-static void
-store_watermark (ConfabConnectionManager *self)
-{
-  g_autofree char *path = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-
-  confab_clock_clear_timeout (self->clock, &self->watermark_save_id);
-  if (!self->watermark_dirty || self->state_dir == NULL)
-    return;
-
-  self->watermark_dirty = FALSE;
-  path = watermark_path (self);
-  text = g_strdup_printf ("%" G_GINT64_FORMAT "\n", self->watermark);
-  if (g_mkdir_with_parents (self->state_dir, 0700) != 0 ||
-      !g_file_set_contents (path, text, -1, &error))
-    g_debug ("Connection manager: cannot store the watermark: %s",
-             error != NULL ? error->message : g_strerror (errno));
-}
-
-static gboolean
-watermark_save_cb (gpointer user_data)
-{
-  ConfabConnectionManager *self = user_data;
-
-  self->watermark_save_id = 0;
-  check_clock_jump (self);
-  store_watermark (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* In memory at once; on disk at most once a second (a catch-up of thousands of events
- * is one write, not thousands of fsyncs), and when the connection stops. */
-static void
-advance_watermark (ConfabConnectionManager *self,
-                   gint64                   at_usec)
-{
-  if (at_usec <= self->watermark)
-    return;
-
-  self->watermark = at_usec;
-  if (self->state_dir == NULL)
-    return;
-  self->watermark_dirty = TRUE;
-  if (self->watermark_save_id == 0)
-    self->watermark_save_id = confab_clock_add_timeout (self->clock, 1000, watermark_save_cb, self, NULL);
-}
-
-static gint64
-parse_time (const char *text)
-{
-  g_autoptr(GDateTime) dt = NULL;
-
-  if (text == NULL)
-    return 0;
-  dt = g_date_time_new_from_iso8601 (text, NULL);
-  if (dt == NULL)
-    return 0;
-  return g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+  g_clear_object (&self->rest);
+  self->rest = rest;
+  if (self->pump != NULL)
+    confab_outbox_pump_set_client (self->pump, rest);
 }
 
 /* Incoming events --------------------------------------------------------------------- */
@@ -546,7 +430,8 @@ handle_event (ConfabConnectionManager *self,
     return;
 
   if (g_strcmp0 (type, "health.check") != 0)
-    advance_watermark (self, parse_time (json_object_get_string_member_with_default (event, "created_at", NULL)));
+    confab_watermark_advance (self->watermark,
+                              confab_watermark_parse_time (json_object_get_string_member_with_default (event, "created_at", NULL)));
 
   if (g_strcmp0 (type, "message.new") == 0 && json_object_has_member (event, "message") &&
       JSON_NODE_HOLDS_OBJECT (json_object_get_member (event, "message")))
@@ -595,6 +480,8 @@ note_rate_limit (ConfabConnectionManager *self,
     }
   wait = CLAMP (retry_at - now, 0, cap);
   self->rate_limited_until = MAX (self->rate_limited_until, now + wait);
+  if (self->pump != NULL)
+    confab_outbox_pump_set_not_before (self->pump, self->rate_limited_until);
   note (self, "rate limited: nothing is sent for %" G_GINT64_FORMAT " ms%s", wait / 1000,
         retry_at - now > cap ? " (the server asked for longer; capped)" : "");
 }
@@ -666,9 +553,10 @@ stop_connection_work (ConfabConnectionManager *self,
   confab_clock_clear_timeout (self->clock, &self->stable_id);
   confab_clock_clear_timeout (self->clock, &self->probe_id);
   confab_clock_clear_timeout (self->clock, &self->upgrade_id);
-  confab_clock_clear_timeout (self->clock, &self->pump_retry_id);
   g_cancellable_cancel (self->catch_up);
-  g_cancellable_cancel (self->pump);
+  drop_catch_up (self);
+  if (self->pump != NULL)
+    confab_outbox_pump_stop (self->pump);
   /* Held live events were not delivered, so the watermark has not passed them: the next
    * catch-up fetches them again. */
   self->holding = FALSE;
@@ -1321,86 +1209,12 @@ round_failed (ConfabConnectionManager *self,
   schedule_round (self, delay_ms);
 }
 
-#define WAITER_CANCEL_ID "confab-connection-manager-cancel-id"
-
-static void
-waiter_forget_cancellable (GTask *task)
-{
-  gulong id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (task), WAITER_CANCEL_ID));
-
-  if (id != 0)
-    {
-      g_object_set_data (G_OBJECT (task), WAITER_CANCEL_ID, NULL);
-      g_cancellable_disconnect (g_task_get_cancellable (task), id);
-    }
-}
-
 /* Ends every wait with @error (G_IO_ERROR_CANCELLED on disconnect). */
 static void
 resolve_waiters (ConfabConnectionManager *self,
                  const GError            *error)
 {
-  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->waiters);
-
-  self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < waiters->len; i++)
-    {
-      GTask *task = g_ptr_array_index (waiters, i);
-
-      waiter_forget_cancellable (task);
-      if (error == NULL)
-        g_task_return_boolean (task, TRUE);
-      else
-        g_task_return_error (task, g_error_copy (error));
-    }
-}
-
-/* One caller gave up waiting: only its wait ends; the connection goes on (disconnect()
- * stops it). Runs in the task's context, not in the cancelling thread. */
-static gboolean
-waiter_cancel_idle (gpointer user_data)
-{
-  GTask *task = user_data;
-  ConfabConnectionManager *self = g_task_get_source_object (task);
-  guint index;
-
-  if (self->waiters != NULL && g_ptr_array_find (self->waiters, task, &index))
-    {
-      GTask *stolen = g_ptr_array_steal_index (self->waiters, index);
-
-      waiter_forget_cancellable (stolen);
-      g_task_return_error_if_cancelled (stolen);
-      g_object_unref (stolen);
-    }
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-waiter_cancelled (GCancellable *cancellable,
-                  gpointer      user_data)
-{
-  GTask *task = user_data;
-  g_autoptr(GSource) source = g_idle_source_new ();
-
-  g_source_set_callback (source, waiter_cancel_idle, g_object_ref (task), g_object_unref);
-  g_source_set_static_name (source, "[confab] connect cancelled");
-  g_source_attach (source, g_task_get_context (task));
-}
-
-static void
-add_waiter (ConfabConnectionManager *self,
-            GTask                   *task)
-{
-  GCancellable *cancellable = g_task_get_cancellable (task);
-
-  g_ptr_array_add (self->waiters, task);
-  if (cancellable != NULL)
-    {
-      gulong id = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled), task, NULL);
-
-      g_object_set_data (G_OBJECT (task), WAITER_CANCEL_ID, GSIZE_TO_POINTER (id));
-    }
+  _confab_waiters_resolve (self->waiters, error);
 }
 
 /* Stops everything; the session (user, REST client) stays unless @forget. */
@@ -1411,7 +1225,7 @@ stop_all (ConfabConnectionManager *self)
   confab_clock_clear_timeout (self->clock, &self->retry_id);
   confab_clock_clear_timeout (self->clock, &self->resume_id);
   stop_connection_work (self, "disconnected");
-  store_watermark (self);
+  confab_watermark_flush (self->watermark);
   if (self->active != NULL)
     {
       Candidate *c = g_steal_pointer (&self->active);
@@ -1497,44 +1311,23 @@ schedule_upgrade (ConfabConnectionManager *self)
   self->upgrade_id = confab_clock_add_timeout (self->clock, interval, upgrade_cb, self, NULL);
 }
 
-typedef struct
-{
-  ConfabConnectionManager *self;
-  GCancellable            *cancellable;
-  gint64                   started;
-  gint64                   since;        /* the watermark before this connection's events */
-  GPtrArray               *cids;         /* char *: the user's channels */
-  guint                    channel_pages;
-  /* /sync */
-  gint64                   page_since;   /* last_sync_at of the page in flight */
-  GHashTable              *boundary;     /* events delivered at the last page's last time */
-  guint                    sync_pages;
-  guint                    n_delivered;
-  /* the fallback: channel queries */
-  guint                    channel;      /* index into cids */
-  char                    *oldest_id;    /* id_lt of this channel's next page */
-  guint                    message_pages;
-  GPtrArray               *found;        /* JsonObject: synthesised message.new events */
-} CatchUp;
-
 static void
-catch_up_free (CatchUp *cu)
+drop_catch_up (ConfabConnectionManager *self)
 {
-  g_clear_object (&cu->cancellable);
-  g_clear_pointer (&cu->cids, g_ptr_array_unref);
-  g_clear_pointer (&cu->boundary, g_hash_table_unref);
-  g_clear_pointer (&cu->oldest_id, g_free);
-  g_clear_pointer (&cu->found, g_ptr_array_unref);
-  g_free (cu);
+  if (self->catch_up_run == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->catch_up_run, self);
+  g_clear_object (&self->catch_up_run);
 }
 
 static void
 catch_up_failed (ConfabConnectionManager *self,
+                 ConfabCatchUp           *run,
                  const GError            *error)
 {
   note (self, "catch-up failed: %s", error->message);
   if (confab_error_classify (error) == CONFAB_ERROR_RATE_LIMITED)
-    note_rate_limit (self, confab_stream_client_get_retry_at (self->rest));
+    note_rate_limit (self, confab_stream_client_get_retry_at (confab_catch_up_get_client (run)));
   if (self->active != NULL)
     confab_attempt_set_reason (self->active->attempt, "catch-up failed: reconnecting");
   connection_lost (self, error);
@@ -1561,12 +1354,12 @@ release_held (ConfabConnectionManager *self,
 }
 
 static void
-catch_up_done (CatchUp *cu)
+catch_up_done (ConfabConnectionManager *self)
 {
-  ConfabConnectionManager *self = cu->self;
+  g_autoptr(GCancellable) cancellable = g_object_ref (self->catch_up);
   Candidate *c = self->active;
 
-  if (!release_held (self, cu->cancellable))
+  if (!release_held (self, cancellable))
     return;
 
   if (self->previous != NULL)
@@ -1577,8 +1370,8 @@ catch_up_done (CatchUp *cu)
       candidate_abandon (previous, NULL, NULL);
     }
 
-  if (self->watermark == 0)
-    advance_watermark (self, confab_clock_wall (self->clock));
+  if (confab_watermark_get_value (self->watermark) == 0)
+    confab_watermark_advance (self->watermark, confab_clock_wall (self->clock));
 
   confab_attempt_mark_stage (c->attempt, CONFAB_ATTEMPT_STAGE_READY, confab_clock_wall (self->clock));
   confab_attempt_finish_at (c->attempt, confab_clock_wall (self->clock), NULL, NULL);
@@ -1599,454 +1392,51 @@ catch_up_done (CatchUp *cu)
   pump_outbox (self);
 }
 
-typedef struct
-{
-  JsonObject *event;
-  gint64      at;
-  guint       index;
-} SortedEvent;
-
-/* When an event happened: its own created_at (Stream's /sync keeps the time of the
- * event, which is also what last_sync_at is compared with); the message's for an event
- * without one. */
-static gint64
-event_time (JsonObject *event)
-{
-  JsonObject *message = NULL;
-
-  if (json_object_has_member (event, "created_at"))
-    return parse_time (json_object_get_string_member_with_default (event, "created_at", NULL));
-  if (json_object_has_member (event, "message") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (event, "message")))
-    message = json_object_get_object_member (event, "message");
-  if (message != NULL)
-    return parse_time (json_object_get_string_member_with_default (message, "created_at", NULL));
-  return 0;
-}
-
-static int
-compare_events (gconstpointer a,
-                gconstpointer b)
-{
-  const SortedEvent *ea = a;
-  const SortedEvent *eb = b;
-
-  if (ea->at != eb->at)
-    return ea->at < eb->at ? -1 : 1;
-  return ea->index < eb->index ? -1 : ea->index > eb->index ? 1 : 0;
-}
-
-/* The objects of @array in time order (stable for equal times). */
-static GArray *
-sorted_events (JsonArray *array)
-{
-  GArray *events = g_array_new (FALSE, FALSE, sizeof (SortedEvent));
-
-  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
-    {
-      JsonNode *node = json_array_get_element (array, i);
-      SortedEvent e;
-
-      if (!JSON_NODE_HOLDS_OBJECT (node))
-        continue;
-      e.event = json_node_get_object (node);
-      e.at = event_time (e.event);
-      e.index = i;
-      g_array_append_val (events, e);
-    }
-  g_array_sort (events, compare_events);
-  return events;
-}
-
-/* What tells two events at the same time apart across /sync pages. */
-static char *
-event_key (JsonObject *event)
-{
-  JsonObject *message = NULL;
-  const char *message_id = json_object_get_string_member_with_default (event, "message_id", NULL);
-
-  if (message_id == NULL && json_object_has_member (event, "message") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (event, "message")))
-    message = json_object_get_object_member (event, "message");
-  if (message != NULL)
-    message_id = json_object_get_string_member_with_default (message, "id", NULL);
-  return g_strdup_printf ("%s\n%s\n%s",
-                          json_object_get_string_member_with_default (event, "type", ""),
-                          message_id != NULL ? message_id : "",
-                          json_object_get_string_member_with_default (event, "created_at", ""));
-}
-
-static void start_fallback (CatchUp *cu,
-                            const char *why);
-
-static void sync_cb (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data);
-
 static void
-request_sync_page (CatchUp *cu)
+on_catch_up_event (ConfabCatchUp           *run,
+                   JsonObject              *event,
+                   ConfabConnectionManager *self)
 {
-  ConfabConnectionManager *self = cu->self;
-  g_autoptr(GPtrArray) cids = g_ptr_array_new ();
-
-  for (guint i = 0; i < cu->cids->len; i++)
-    g_ptr_array_add (cids, g_ptr_array_index (cu->cids, i));
-  g_ptr_array_add (cids, NULL);
-  cu->sync_pages++;
-  confab_stream_client_sync_async (self->rest, (const char * const *) cids->pdata, cu->page_since,
-                                   cu->cancellable, sync_cb, cu);
+  handle_event (self, event);
 }
 
+/* The first REST round trip is a quality sample too (the only one on long-poll). */
 static void
-sync_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+on_catch_up_rest_rtt (ConfabCatchUp           *run,
+                      guint                    rtt_ms,
+                      ConfabConnectionManager *self)
 {
-  CatchUp *cu = user_data;
-  ConfabConnectionManager *self = cu->self;
+  confab_quality_meter_add_rtt (self->meter, rtt_ms);
+  sync_quality (self);
+}
+
+/* The run may end after the manager is gone (a cancelled REST call still answers), so
+ * it holds a weak reference. */
+static void
+catch_up_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  GWeakRef *weak = user_data;
+  g_autoptr(ConfabConnectionManager) self = g_weak_ref_get (weak);
+  ConfabCatchUp *run = CONFAB_CATCH_UP (source);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) answer = confab_stream_client_sync_finish (CONFAB_STREAM_CLIENT (source), result, &error);
-  g_autoptr(GArray) events = NULL;
-  g_autoptr(GHashTable) boundary = NULL;
-  JsonArray *array = NULL;
-  guint n_raw;
-  guint n_new = 0;
-  gint64 last;
+  gboolean ok = confab_catch_up_run_finish (run, result, &error);
 
-  if (g_cancellable_is_cancelled (cu->cancellable))
-    {
-      catch_up_free (cu);
-      return;
-    }
+  g_weak_ref_clear (weak);
+  g_free (weak);
 
-  if (answer == NULL && confab_error_classify (error) == CONFAB_ERROR_REJECTED)
-    {
-      /* Stream refuses /sync beyond 30 days or 255 channels. */
-      start_fallback (cu, error->message);
-      return;
-    }
-  if (answer == NULL)
-    {
-      catch_up_failed (self, error);
-      catch_up_free (cu);
-      return;
-    }
+  /* Superseded or stopped: nothing to do. */
+  if (self == NULL || run != self->catch_up_run ||
+      g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
+    return;
 
-  if (json_object_has_member (answer, "events") &&
-      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "events")))
-    array = json_object_get_array_member (answer, "events");
-  n_raw = array != NULL ? json_array_get_length (array) : 0;
-
-  /* Missed events in order. A page starts 1 µs before the last page's last event, so
-   * an event sharing that microsecond is not skipped; the ones delivered already are. */
-  events = sorted_events (array);
-  last = events->len > 0 ? g_array_index (events, SortedEvent, events->len - 1).at : 0;
-  boundary = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  for (guint i = 0; i < events->len; i++)
-    {
-      SortedEvent *e = &g_array_index (events, SortedEvent, i);
-      g_autofree char *key = event_key (e->event);
-
-      if (cu->boundary != NULL && g_hash_table_contains (cu->boundary, key))
-        continue;
-      if (e->at == last)
-        g_hash_table_add (boundary, g_steal_pointer (&key));
-      handle_event (self, e->event);
-      n_new++;
-      if (g_cancellable_is_cancelled (cu->cancellable))
-        {
-          catch_up_free (cu);
-          return;
-        }
-    }
-  cu->n_delivered += n_new;
-  g_clear_pointer (&cu->boundary, g_hash_table_unref);
-  cu->boundary = g_steal_pointer (&boundary);
-  note (self, "catch-up: /sync page %u: %u events, %u new", cu->sync_pages, n_raw, n_new);
-
-  if (n_raw < SYNC_PAGE_EVENTS)
-    {
-      note (self, "catch-up: %u missed events in %u pages", cu->n_delivered, cu->sync_pages);
-      catch_up_done (cu);
-      catch_up_free (cu);
-      return;
-    }
-
-  /* A full page: there is more. Page on from its last event, unless that would not move
-   * (a thousand events in one microsecond, or none with a time): then read the channels. */
-  if (last - 1 <= cu->page_since)
-    {
-      start_fallback (cu, "/sync pages do not advance");
-      return;
-    }
-  if (cu->sync_pages >= SYNC_MAX_PAGES)
-    {
-      note (self, "catch-up: stopping after %u /sync pages", cu->sync_pages);
-      catch_up_done (cu);
-      catch_up_free (cu);
-      return;
-    }
-  cu->page_since = last - 1;
-  request_sync_page (cu);
-}
-
-/* The fallback: each channel's messages since the watermark ------------------------ */
-
-static void fallback_next (CatchUp *cu);
-
-static void
-fallback_done (CatchUp *cu)
-{
-  ConfabConnectionManager *self = cu->self;
-  g_autoptr(JsonArray) array = json_array_new ();
-  g_autoptr(GArray) events = NULL;
-
-  for (guint i = 0; i < cu->found->len; i++)
-    json_array_add_object_element (array, json_object_ref (g_ptr_array_index (cu->found, i)));
-  events = sorted_events (array);
-  note (self, "catch-up: %u missed messages from %u channel queries", events->len, cu->cids->len);
-  for (guint i = 0; i < events->len; i++)
-    {
-      handle_event (self, g_array_index (events, SortedEvent, i).event);
-      if (g_cancellable_is_cancelled (cu->cancellable))
-        {
-          catch_up_free (cu);
-          return;
-        }
-    }
-  catch_up_done (cu);
-  catch_up_free (cu);
-}
-
-/* A message.new like the one Stream would have sent, for a message read from a page. */
-static JsonObject *
-synthesise_message_new (const char *cid,
-                        JsonObject *message)
-{
-  JsonObject *event = json_object_new ();
-  const char *colon = strchr (cid, ':');
-  const char *created_at = json_object_get_string_member_with_default (message, "created_at", NULL);
-  JsonNode *user = json_object_get_member (message, "user");
-
-  json_object_set_string_member (event, "type", "message.new");
-  json_object_set_string_member (event, "cid", cid);
-  if (colon != NULL)
-    {
-      g_autofree char *type = g_strndup (cid, colon - cid);
-
-      json_object_set_string_member (event, "channel_type", type);
-      json_object_set_string_member (event, "channel_id", colon + 1);
-    }
-  json_object_set_string_member (event, "message_id", json_object_get_string_member_with_default (message, "id", ""));
-  json_object_set_object_member (event, "message", json_object_ref (message));
-  if (user != NULL && JSON_NODE_HOLDS_OBJECT (user))
-    json_object_set_object_member (event, "user", json_object_ref (json_node_get_object (user)));
-  if (created_at != NULL)
-    json_object_set_string_member (event, "created_at", created_at);
-  return event;
-}
-
-static void
-channel_page_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  CatchUp *cu = user_data;
-  ConfabConnectionManager *self = cu->self;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) answer = confab_stream_client_query_channel_finish (CONFAB_STREAM_CLIENT (source), result, &error);
-  const char *cid = g_ptr_array_index (cu->cids, cu->channel);
-  JsonArray *messages = NULL;
-  JsonObject *oldest = NULL;
-  guint n;
-
-  if (g_cancellable_is_cancelled (cu->cancellable))
-    {
-      catch_up_free (cu);
-      return;
-    }
-  if (answer == NULL)
-    {
-      catch_up_failed (self, error);
-      catch_up_free (cu);
-      return;
-    }
-
-  if (json_object_has_member (answer, "messages") &&
-      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "messages")))
-    messages = json_object_get_array_member (answer, "messages");
-  n = messages != NULL ? json_array_get_length (messages) : 0;
-
-  /* A page is oldest first; keep what is newer than the watermark. */
-  for (guint i = 0; i < n; i++)
-    {
-      JsonNode *node = json_array_get_element (messages, i);
-      JsonObject *message;
-      const char *type;
-
-      if (!JSON_NODE_HOLDS_OBJECT (node))
-        continue;
-      message = json_node_get_object (node);
-      if (oldest == NULL)
-        oldest = message;
-      type = json_object_get_string_member_with_default (message, "type", "regular");
-      if (g_strcmp0 (type, "deleted") == 0 ||
-          parse_time (json_object_get_string_member_with_default (message, "created_at", NULL)) <= cu->since ||
-          json_object_get_string_member_with_default (message, "id", NULL) == NULL)
-        continue;
-      g_ptr_array_add (cu->found, synthesise_message_new (cid, message));
-    }
-
-  cu->message_pages++;
-  if (n >= FALLBACK_PAGE_MESSAGES && oldest != NULL &&
-      parse_time (json_object_get_string_member_with_default (oldest, "created_at", NULL)) > cu->since &&
-      json_object_get_string_member_with_default (oldest, "id", NULL) != NULL)
-    {
-      if (cu->message_pages < FALLBACK_MAX_PAGES)
-        {
-          g_free (cu->oldest_id);
-          cu->oldest_id = g_strdup (json_object_get_string_member (oldest, "id"));
-          fallback_next (cu);
-          return;
-        }
-      note (self, "catch-up: more than %u missed messages in one channel; the oldest are left to its history",
-            FALLBACK_PAGE_MESSAGES * FALLBACK_MAX_PAGES);
-    }
-
-  cu->channel++;
-  cu->message_pages = 0;
-  g_clear_pointer (&cu->oldest_id, g_free);
-  fallback_next (cu);
-}
-
-static void
-fallback_next (CatchUp *cu)
-{
-  ConfabConnectionManager *self = cu->self;
-  const char *cid;
-  const char *colon;
-  g_autofree char *type = NULL;
-
-  /* Skip anything that is not "type:id" (the server's answer is not trusted). */
-  while (cu->channel < cu->cids->len)
-    {
-      cid = g_ptr_array_index (cu->cids, cu->channel);
-      colon = strchr (cid, ':');
-      if (colon != NULL && colon != cid && colon[1] != '\0')
-        break;
-      cu->channel++;
-    }
-  if (cu->channel >= cu->cids->len)
-    {
-      fallback_done (cu);
-      return;
-    }
-
-  cid = g_ptr_array_index (cu->cids, cu->channel);
-  colon = strchr (cid, ':');
-  type = g_strndup (cid, colon - cid);
-  confab_stream_client_query_channel_async (self->rest, type, colon + 1, FALSE, FALSE,
-                                            FALLBACK_PAGE_MESSAGES, cu->oldest_id, NULL,
-                                            cu->cancellable, channel_page_cb, cu);
-}
-
-static void
-start_fallback (CatchUp    *cu,
-                const char *why)
-{
-  note (cu->self, "catch-up: %s; reading each channel's messages since the watermark instead", why);
-  g_clear_pointer (&cu->found, g_ptr_array_unref);
-  cu->found = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  cu->channel = 0;
-  cu->message_pages = 0;
-  g_clear_pointer (&cu->oldest_id, g_free);
-  fallback_next (cu);
-}
-
-/* Re-watching --------------------------------------------------------------------------- */
-
-static void
-query_channels_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  CatchUp *cu = user_data;
-  ConfabConnectionManager *self = cu->self;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) answer = confab_stream_client_query_channels_finish (CONFAB_STREAM_CLIENT (source), result, &error);
-  JsonArray *channels = NULL;
-  guint n;
-
-  if (g_cancellable_is_cancelled (cu->cancellable))
-    {
-      catch_up_free (cu);
-      return;
-    }
-
-  if (answer == NULL)
-    {
-      catch_up_failed (self, error);
-      catch_up_free (cu);
-      return;
-    }
-
-  /* The REST round trip is a quality sample too (the only one on long-poll). */
-  if (cu->channel_pages == 0)
-    {
-      confab_quality_meter_add_rtt (self->meter, (guint) MAX (0, (confab_clock_now (self->clock) - cu->started) / 1000));
-      sync_quality (self);
-    }
-  cu->channel_pages++;
-
-  if (json_object_has_member (answer, "channels") &&
-      JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "channels")))
-    channels = json_object_get_array_member (answer, "channels");
-  n = channels != NULL ? json_array_get_length (channels) : 0;
-
-  for (guint i = 0; i < n; i++)
-    {
-      JsonNode *node = json_array_get_element (channels, i);
-      JsonObject *channel = NULL;
-      const char *cid = NULL;
-
-      if (!JSON_NODE_HOLDS_OBJECT (node))
-        continue;
-      if (json_object_has_member (json_node_get_object (node), "channel") &&
-          JSON_NODE_HOLDS_OBJECT (json_object_get_member (json_node_get_object (node), "channel")))
-        channel = json_object_get_object_member (json_node_get_object (node), "channel");
-      if (channel != NULL)
-        cid = json_object_get_string_member_with_default (channel, "cid", NULL);
-      if (cid != NULL)
-        g_ptr_array_add (cu->cids, g_strdup (cid));
-    }
-
-  /* A full page: more channels to watch. */
-  if (n >= CATCH_UP_CHANNEL_PAGE && cu->channel_pages < CATCH_UP_MAX_CHANNEL_PAGES)
-    {
-      confab_stream_client_query_channels_async (self->rest, TRUE, FALSE, CATCH_UP_CHANNEL_PAGE,
-                                                 (int) (cu->channel_pages * CATCH_UP_CHANNEL_PAGE), 1,
-                                                 cu->cancellable, query_channels_cb, cu);
-      return;
-    }
-  note (self, "catch-up: watching %u channels", cu->cids->len);
-
-  if (cu->cids->len == 0 || cu->since == 0)
-    {
-      catch_up_done (cu);
-      catch_up_free (cu);
-      return;
-    }
-
-  if (cu->cids->len > SYNC_MAX_CHANNELS)
-    {
-      g_autofree char *why = g_strdup_printf ("%u channels are more than /sync takes", cu->cids->len);
-
-      start_fallback (cu, why);
-      return;
-    }
-
-  cu->page_since = cu->since;
-  request_sync_page (cu);
+  /* It holds the REST client, and with it a connection. */
+  drop_catch_up (self);
+  if (ok)
+    catch_up_done (self);
+  else
+    catch_up_failed (self, run, error);
 }
 
 /* REST calls (catch-up, the outbox, the app's) go to the endpoint that won. */
@@ -2071,15 +1461,14 @@ follow_endpoint (ConfabConnectionManager *self,
     }
   confab_stream_client_set_timeout_ms (rest, confab_stream_client_get_timeout_ms (self->rest));
   note (self, "REST calls now go to endpoint %u", endpoint + 1);
-  g_object_unref (self->rest);
-  self->rest = rest;
+  set_rest (self, rest);
 }
 
 static void
 begin_catch_up (ConfabConnectionManager *self)
 {
   Candidate *c = self->active;
-  CatchUp *cu = g_new0 (CatchUp, 1);
+  GWeakRef *weak = g_new0 (GWeakRef, 1);
 
   follow_endpoint (self, endpoint_of (self, c->step));
 
@@ -2104,178 +1493,52 @@ begin_catch_up (ConfabConnectionManager *self)
   /* Live events from now on wait for the missed ones. */
   self->holding = TRUE;
 
-  cu->self = self;
-  cu->cancellable = g_object_ref (self->catch_up);
-  cu->started = confab_clock_now (self->clock);
-  cu->since = self->watermark;
-  cu->cids = g_ptr_array_new_with_free_func (g_free);
-  /* watch:true re-subscribes this connection to every channel of the user. */
-  confab_stream_client_query_channels_async (self->rest, TRUE, FALSE, CATCH_UP_CHANNEL_PAGE, 0, 1,
-                                             cu->cancellable, query_channels_cb, cu);
+  drop_catch_up (self);
+  self->catch_up_run = confab_catch_up_new (self->rest, confab_watermark_get_value (self->watermark),
+                                            self->clock, self->diagnostics);
+  g_signal_connect (self->catch_up_run, "event", G_CALLBACK (on_catch_up_event), self);
+  g_signal_connect (self->catch_up_run, "rest-rtt", G_CALLBACK (on_catch_up_rest_rtt), self);
+  g_weak_ref_init (weak, self);
+  confab_catch_up_run_async (self->catch_up_run, self->catch_up, catch_up_cb, weak);
 }
 
 /* Outbox ------------------------------------------------------------------------------- */
 
-typedef struct
-{
-  ConfabConnectionManager *self;
-  ConfabOutboxItem        *item;
-  GCancellable            *cancellable;
-} PumpSend;
-
-static void
-send_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  PumpSend *send = user_data;
-  ConfabConnectionManager *self = send->self;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) answer = confab_stream_client_send_message_finish (CONFAB_STREAM_CLIENT (source), result, &error);
-  gboolean cancelled = g_cancellable_is_cancelled (send->cancellable);
-  gboolean again = FALSE;
-
-  if (answer != NULL || confab_api_error_is_duplicate (error))
-    {
-      confab_outbox_mark_sent (self->outbox, send->item);
-      confab_backoff_reset (self->pump_backoff);
-      if (self->last_error != NULL && confab_error_classify (self->last_error) == CONFAB_ERROR_RATE_LIMITED &&
-          self->state == CONFAB_CONNECTION_STATE_CONNECTED)
-        set_last_error (self, NULL);
-      again = !cancelled;
-    }
-  else if (cancelled || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      g_autoptr(GError) lost = g_error_new_literal (CONFAB_ERROR, CONFAB_ERROR_CONNECTION_LOST,
-                                                    "the connection ended during the send");
-
-      confab_outbox_mark_failed (self->outbox, send->item, lost);
-    }
-  else
-    {
-      /* Permanent: failed, on to the next. Transient: back to queued and resent after a
-       * pause — the server's own when it rate-limits — or after the next reconnect. */
-      confab_outbox_mark_failed (self->outbox, send->item, error);
-      again = !confab_error_is_transient (error);
-      if (!again)
-        {
-          guint delay_ms = confab_backoff_next_delay (self->pump_backoff);
-
-          if (confab_error_classify (error) == CONFAB_ERROR_RATE_LIMITED)
-            {
-              note_rate_limit (self, confab_stream_client_get_retry_at (self->rest));
-              set_last_error (self, error);
-              delay_ms = MAX (delay_ms, rate_limit_wait_ms (self));
-            }
-          note (self, "outbox send failed (%s): resending in %u ms", error->message, delay_ms);
-          schedule_pump (self, delay_ms);
-        }
-    }
-
-  self->pumping = FALSE;
-  g_clear_object (&send->item);
-  g_clear_object (&send->cancellable);
-  g_free (send);
-
-  if (again)
-    pump_outbox (self);
-  g_object_unref (self);
-}
-
-static gboolean
-pump_retry_cb (gpointer user_data)
-{
-  ConfabConnectionManager *self = user_data;
-
-  self->pump_retry_id = 0;
-  check_clock_jump (self);
-  set_next_retry (self, 0);
-  pump_outbox (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* The next send in @delay_ms; next-retry says when. */
-static void
-schedule_pump (ConfabConnectionManager *self,
-               guint                    delay_ms)
-{
-  confab_clock_clear_timeout (self->clock, &self->pump_retry_id);
-  self->pump_retry_id = confab_clock_add_timeout (self->clock, MAX (delay_ms, 1), pump_retry_cb, self, NULL);
-  set_next_retry (self, confab_clock_wall (self->clock) + (gint64) delay_ms * 1000);
-}
-
 static void
 pump_outbox (ConfabConnectionManager *self)
 {
-  ConfabOutboxItem *item;
-  PumpSend *send;
-  guint wait_ms;
-
-  if (self->outbox == NULL || self->pumping || self->pump_retry_id != 0 ||
-      self->state != CONFAB_CONNECTION_STATE_CONNECTED)
-    return;
-  if (confab_outbox_get_n_pending (self->outbox) == 0)
-    return;
-  if ((wait_ms = rate_limit_wait_ms (self)) > 0)
-    {
-      note (self, "outbox: rate limited; sending in %u ms", wait_ms);
-      schedule_pump (self, wait_ms);
-      return;
-    }
-
-  item = confab_outbox_next_pending (self->outbox);
-  if (item == NULL)
-    return;
-
-  if (self->pump == NULL || g_cancellable_is_cancelled (self->pump))
-    {
-      g_clear_object (&self->pump);
-      self->pump = g_cancellable_new ();
-    }
-
-  self->pumping = TRUE;
-  confab_outbox_mark_sending (self->outbox, item);
-  send = g_new0 (PumpSend, 1);
-  send->self = g_object_ref (self);
-  send->item = g_object_ref (item);
-  send->cancellable = g_object_ref (self->pump);
-  confab_stream_client_send_message_async (self->rest, confab_outbox_item_get_cid (item),
-                                           confab_outbox_item_get_id (item),
-                                           confab_outbox_item_get_text (item),
-                                           send->cancellable, send_cb, send);
+  if (self->pump != NULL)
+    confab_outbox_pump_kick (self->pump);
 }
 
-static gboolean
-pump_idle_cb (gpointer user_data)
-{
-  ConfabConnectionManager *self = user_data;
-
-  g_clear_pointer (&self->pump_idle, g_source_unref);
-  pump_outbox (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* Items can reach the outbox without send_text (the user's Retry, another writer of the
- * same outbox): pump them while connected. From an idle, so the outbox has finished the
- * change it is notifying about, and several changes cost one pump. */
 static void
-on_outbox_n_pending (ConfabOutbox            *outbox,
-                     GParamSpec              *pspec,
-                     ConfabConnectionManager *self)
+on_pump_sent (ConfabOutboxPump        *pump,
+              ConfabOutboxItem        *item,
+              ConfabConnectionManager *self)
 {
-  g_autoptr(GMainContext) context = NULL;
+  if (self->last_error != NULL && confab_error_classify (self->last_error) == CONFAB_ERROR_RATE_LIMITED &&
+      self->state == CONFAB_CONNECTION_STATE_CONNECTED)
+    set_last_error (self, NULL);
+}
 
-  if (self->pump_idle != NULL || self->pumping || self->pump_retry_id != 0 ||
-      self->state != CONFAB_CONNECTION_STATE_CONNECTED ||
-      confab_outbox_get_n_pending (outbox) == 0)
-    return;
+/* A rate-limited send holds every send and round, as any other rate limit does. */
+static void
+on_pump_rate_limited (ConfabOutboxPump        *pump,
+                      const GError            *error,
+                      gint64                   retry_at,
+                      ConfabConnectionManager *self)
+{
+  note_rate_limit (self, retry_at);
+  set_last_error (self, error);
+}
 
-  context = g_main_context_ref_thread_default ();
-  self->pump_idle = g_idle_source_new ();
-  g_source_set_priority (self->pump_idle, G_PRIORITY_DEFAULT);
-  g_source_set_callback (self->pump_idle, pump_idle_cb, self, NULL);
-  g_source_set_static_name (self->pump_idle, "[confab] outbox pump");
-  g_source_attach (self->pump_idle, context);
+/* next-retry shows a scheduled resend too. */
+static void
+on_pump_next_retry (ConfabOutboxPump        *pump,
+                    GParamSpec              *pspec,
+                    ConfabConnectionManager *self)
+{
+  set_next_retry (self, confab_outbox_pump_get_next_retry (pump));
 }
 
 /* Network ------------------------------------------------------------------------------ */
@@ -2494,6 +1757,7 @@ static void
 confab_connection_manager_constructed (GObject *object)
 {
   ConfabConnectionManager *self = CONFAB_CONNECTION_MANAGER (object);
+  g_autofree char *path = NULL;
 
   G_OBJECT_CLASS (confab_connection_manager_parent_class)->constructed (object);
 
@@ -2506,16 +1770,23 @@ confab_connection_manager_constructed (GObject *object)
 
   setup_endpoints (self);
 
+  if (self->state_dir != NULL)
+    path = g_build_filename (self->state_dir, CONFAB_WATERMARK_FILE, NULL);
+  self->watermark = confab_watermark_new (path, self->clock);
+
   if (self->outbox != NULL)
-    self->pending_handler = g_signal_connect (self->outbox, "notify::n-pending",
-                                              G_CALLBACK (on_outbox_n_pending), self);
+    {
+      self->pump = confab_outbox_pump_new (self->outbox, self->clock, self->diagnostics);
+      g_signal_connect (self->pump, "sent", G_CALLBACK (on_pump_sent), self);
+      g_signal_connect (self->pump, "rate-limited", G_CALLBACK (on_pump_rate_limited), self);
+      g_signal_connect (self->pump, "notify::next-retry", G_CALLBACK (on_pump_next_retry), self);
+    }
   self->network_handler = g_signal_connect (self->network_monitor, "network-changed",
                                             G_CALLBACK (on_network_changed), self);
   if (self->sleep_monitor == NULL)
     self->sleep_monitor = confab_sleep_monitor_new (NULL);
   self->sleep_handler = g_signal_connect (self->sleep_monitor, "resumed",
                                           G_CALLBACK (on_sleep_monitor_resumed), self);
-  load_watermark (self);
 }
 
 static void
@@ -2525,7 +1796,7 @@ confab_connection_manager_dispose (GObject *object)
 
   if (self->clock != NULL)
     stop_all (self);
-  if (self->waiters != NULL && self->waiters->len > 0)
+  if (self->waiters != NULL && _confab_waiters_get_n (self->waiters) > 0)
     {
       g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                                      "the connection manager was destroyed");
@@ -2534,11 +1805,14 @@ confab_connection_manager_dispose (GObject *object)
     }
   g_clear_signal_handler (&self->network_handler, self->network_monitor);
   g_clear_object (&self->network_monitor);
-  if (self->outbox != NULL)
-    g_clear_signal_handler (&self->pending_handler, self->outbox);
-  if (self->pump_idle != NULL)
-    g_source_destroy (self->pump_idle);
-  g_clear_pointer (&self->pump_idle, g_source_unref);
+  if (self->pump != NULL)
+    {
+      /* A send in flight keeps the pump until it ends (cancelled): nothing more to do. */
+      g_signal_handlers_disconnect_by_data (self->pump, self);
+      confab_outbox_pump_set_active (self->pump, FALSE);
+      g_clear_object (&self->pump);
+    }
+  drop_catch_up (self);
   if (self->sleep_monitor != NULL)
     g_clear_signal_handler (&self->sleep_handler, self->sleep_monitor);
   g_clear_object (&self->sleep_monitor);
@@ -2546,13 +1820,12 @@ confab_connection_manager_dispose (GObject *object)
     g_clear_object (&self->breakers[i]);
   g_clear_object (&self->endpoints);
   g_clear_object (&self->catch_up);
-  g_clear_object (&self->pump);
+  g_clear_object (&self->watermark);
   g_clear_object (&self->rest);
   g_clear_object (&self->token_provider);
   g_clear_object (&self->outbox);
   g_clear_object (&self->diagnostics);
   g_clear_object (&self->backoff);
-  g_clear_object (&self->pump_backoff);
   g_clear_object (&self->meter);
   g_clear_object (&self->clock);
   g_clear_pointer (&self->user_details, json_object_unref);
@@ -2577,7 +1850,7 @@ confab_connection_manager_finalize (GObject *object)
   g_free (self->connection_id);
   g_free (self->user_id);
   g_clear_error (&self->last_error);
-  g_clear_pointer (&self->waiters, g_ptr_array_unref);
+  g_clear_pointer (&self->waiters, _confab_waiters_free);
   g_clear_pointer (&self->held, g_ptr_array_unref);
   g_clear_pointer (&self->seen, confab_seen_ids_free);
 
@@ -2822,9 +2095,8 @@ confab_connection_manager_class_init (ConfabConnectionManagerClass *klass)
 static void
 confab_connection_manager_init (ConfabConnectionManager *self)
 {
-  self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->waiters = _confab_waiters_new ();
   self->backoff = confab_backoff_new ();
-  self->pump_backoff = confab_backoff_new ();
   self->held = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   self->meter = confab_quality_meter_new ();
   self->seen = confab_seen_ids_new (CONFAB_SEEN_IDS_DEFAULT_CAPACITY);
@@ -2906,16 +2178,15 @@ confab_connection_manager_connect_async (ConfabConnectionManager *self,
   if (session_open)
     {
       note (self, "connect joins the one in progress");
-      add_waiter (self, g_steal_pointer (&task));
+      _confab_waiters_add (self->waiters, g_steal_pointer (&task));
       return;
     }
 
   /* A new session. */
-  g_clear_object (&self->rest);
-  self->rest = confab_stream_client_new (confab_endpoint_set_get_url (self->endpoints,
-                                                                     confab_endpoint_set_get_preferred (self->endpoints)),
-                                         self->api_key, user_id,
-                                         self->token_provider, &error);
+  set_rest (self, confab_stream_client_new (confab_endpoint_set_get_url (self->endpoints,
+                                                                         confab_endpoint_set_get_preferred (self->endpoints)),
+                                             self->api_key, user_id,
+                                             self->token_provider, &error));
   if (self->rest == NULL)
     {
       set_last_error (self, error);
@@ -2930,14 +2201,18 @@ confab_connection_manager_connect_async (ConfabConnectionManager *self,
     self->user_details = json_object_ref (user_details);
   set_last_error (self, NULL);
   confab_backoff_reset (self->backoff);
-  confab_backoff_reset (self->pump_backoff);
   self->rate_limited_until = 0;
+  if (self->pump != NULL)
+    {
+      confab_outbox_pump_reset_backoff (self->pump);
+      confab_outbox_pump_set_not_before (self->pump, 0);
+    }
   for (guint i = 0; i < self->n_steps; i++)
     confab_circuit_breaker_reset (self->breakers[i]);
   check_clock_jump (self);
   confab_diagnostics_set_identity (self->diagnostics, user_id, NULL, NULL, NULL);
 
-  add_waiter (self, g_steal_pointer (&task));
+  _confab_waiters_add (self->waiters, g_steal_pointer (&task));
   start_round (self);
 }
 
@@ -2966,7 +2241,7 @@ confab_connection_manager_disconnect (ConfabConnectionManager *self)
   error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "disconnected");
   resolve_waiters (self, error);
   set_string (self, &self->user_id, NULL, PROP_USER_ID);
-  g_clear_object (&self->rest);
+  set_rest (self, NULL);
 }
 
 void
@@ -3136,7 +2411,7 @@ gint64
 confab_connection_manager_get_watermark (ConfabConnectionManager *self)
 {
   g_return_val_if_fail (CONFAB_IS_CONNECTION_MANAGER (self), 0);
-  return self->watermark;
+  return confab_watermark_get_value (self->watermark);
 }
 
 ConfabStreamClient *

@@ -496,6 +496,28 @@ confab_diagnostics_add_event (ConfabDiagnostics *self,
 }
 
 void
+confab_diagnostics_note (ConfabDiagnostics *self,
+                         gint64             at_usec,
+                         const char        *who,
+                         const char        *format,
+                         ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  g_return_if_fail (self == NULL || CONFAB_IS_DIAGNOSTICS (self));
+  g_return_if_fail (who != NULL && format != NULL);
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_debug ("%s: %s", who, text);
+  if (self != NULL)
+    confab_diagnostics_add_event (self, at_usec, text);
+}
+
+void
 confab_diagnostics_set_breakers (ConfabDiagnostics *self,
                                  GPtrArray         *lines)
 {

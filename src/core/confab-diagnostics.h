@@ -67,6 +67,13 @@ gboolean           confab_diagnostics_get_quality_sample (ConfabDiagnostics   *s
 void               confab_diagnostics_add_event          (ConfabDiagnostics   *self,
                                                           gint64               at_usec,
                                                           const char          *what);
+/* Logs "WHO: text" with g_debug and, when @self is not NULL, adds the text as an event
+ * at @at_usec: the one way the core's parts narrate what they do. */
+void               confab_diagnostics_note               (ConfabDiagnostics   *self,
+                                                          gint64               at_usec,
+                                                          const char          *who,
+                                                          const char          *format,
+                                                          ...) G_GNUC_PRINTF (4, 5);
 /* The current circuit-breaker lines, one per endpoint (copied; NULL clears). */
 void               confab_diagnostics_set_breakers       (ConfabDiagnostics   *self,
                                                           GPtrArray           *lines);

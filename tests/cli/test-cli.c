@@ -357,6 +357,9 @@ assert_usable (Cli        *cli,
   last = parse_line (g_ptr_array_index (cli->lines, cli->lines->len - 1));
   g_assert_cmpstr (json_object_get_string_member (last, "kind"), ==, "usable");
   g_assert_cmpint (json_object_get_int_member (last, "time_to_usable_ms"), >=, 0);
+  /* Usable (the first health.check) comes before connected (after catch-up). */
+  g_assert_cmpint (json_object_get_int_member (last, "time_to_connected_ms"), >=,
+                   json_object_get_int_member (last, "time_to_usable_ms"));
   g_assert_cmpstr (json_object_get_string_member (last, "transport"), ==, transport);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (last, "endpoint"),
                                    g_str_equal (transport, "websocket") ? "ws://127.0.0.1:" : "http://127.0.0.1:"));

@@ -242,6 +242,55 @@ test_catch_up_fallback (void)
   remove_dir (dir);
 }
 
+static void
+on_state_updating (ConfabConnectionManager *manager,
+                   GParamSpec              *pspec,
+                   gboolean                *updating)
+{
+  if (confab_connection_manager_get_state (manager) == CONFAB_CONNECTION_STATE_UPDATING)
+    *updating = TRUE;
+}
+
+/* The manager goes away in the middle of a catch-up (its REST calls still answer, now
+ * cancelled): nothing touches it afterwards, and the connection is closed. The caller
+ * stops waiting first, since a waiting connect holds the manager. */
+static void
+test_catch_up_destroyed (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("confab-catch-up-XXXXXX", NULL);
+  g_autofree char *state_dir = old_watermark (dir, 60 * G_USEC_PER_SEC);
+  g_autofree char *count = g_strdup_printf ("%u", MISSED);
+  const char *extra[] = { "--demo", "--demo-messages", count, NULL };
+  g_autoptr(CoreTestSandbox) sandbox = start_sandbox (extra);
+  g_autoptr(ConfabTokenProvider) provider = demo_token_provider (sandbox, "alice", NULL);
+  g_autoptr(TestMonitor) monitor = g_object_new (TEST_TYPE_MONITOR, NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  ConfabConnectionManager *manager = new_manager (sandbox->url, provider, monitor, 1500, NULL, state_dir);
+  GWeakRef weak;
+  ConnectResult result = { 0 };
+  gboolean updating = FALSE;
+  gboolean still_updating;
+
+  g_weak_ref_init (&weak, manager);
+  g_signal_connect (manager, "notify::state", G_CALLBACK (on_state_updating), &updating);
+  confab_connection_manager_connect_async (manager, "alice", NULL, cancellable, connect_done, &result);
+  g_assert_true (core_test_wait_flag (&updating, CATCH_UP_DEADLINE_MS));
+  g_cancellable_cancel (cancellable);
+  g_assert_true (core_test_wait_flag (&result.done, DEADLINE_MS));
+  g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  still_updating = confab_connection_manager_get_state (manager) == CONFAB_CONNECTION_STATE_UPDATING;
+  g_signal_handlers_disconnect_by_data (manager, &updating);
+  g_object_unref (manager);
+
+  /* Gone at once, and the server sees the socket go. */
+  g_assert_null (g_weak_ref_get (&weak));
+  g_assert_true (core_test_sandbox_wait_stat (sandbox, "connections", 0, DEADLINE_MS));
+  g_test_message ("destroyed %s the catch-up ended", still_updating ? "before" : "after");
+  g_weak_ref_clear (&weak);
+  g_clear_error (&result.error);
+  remove_dir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -258,6 +307,7 @@ main (int   argc,
     }
   g_test_add_func ("/core/catch-up/paged-sync", test_catch_up_paged);
   g_test_add_func ("/core/catch-up/channel-queries", test_catch_up_fallback);
+  g_test_add_func ("/core/catch-up/destroyed-while-updating", test_catch_up_destroyed);
 
   return g_test_run ();
 }

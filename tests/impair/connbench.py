@@ -510,7 +510,7 @@ def run_once(bench, scenario, client, index, worker):
         if client == "confab" and not watch:
             done = proc.wait_for(lambda l: l.get("kind") == "usable", start + HARD_TIMEOUT_S)
             if done is not None:
-                result["connected_ms"] = done.get("time_to_usable_ms")
+                result["connected_ms"] = done.get("time_to_connected_ms", done.get("time_to_usable_ms"))
         if scenario.kind == "connect":
             return result
 
