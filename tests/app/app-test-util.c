@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <locale.h>
 #include <signal.h>
+#include <sqlite3.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -245,6 +246,20 @@ app_test_sandbox_start_in_memory (const char *const *extra)
   return sandbox_start (extra, FALSE);
 }
 
+AppTestSandbox *
+app_test_sandbox_attach (const char *url,
+                         const char *data_dir)
+{
+  AppTestSandbox *sandbox = g_new0 (AppTestSandbox, 1);
+
+  g_assert_nonnull (url);
+  sandbox->url = g_strdup (url);
+  sandbox->data_dir = g_strdup (data_dir);
+  sandbox->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  sandbox->attached = TRUE;
+  return sandbox;
+}
+
 static void
 on_exited (GObject      *source,
            GAsyncResult *result,
@@ -306,7 +321,7 @@ app_test_sandbox_free (AppTestSandbox *sandbox)
     return;
   if (sandbox->sandbox != NULL)
     core_test_sandbox_stop (g_steal_pointer (&sandbox->sandbox));
-  if (sandbox->data_dir != NULL)
+  if (sandbox->data_dir != NULL && !sandbox->attached)
     remove_tree (sandbox->data_dir);
   g_free (sandbox->data_dir);
   g_free (sandbox->url);
@@ -394,7 +409,7 @@ app_test_sandbox_token (AppTestSandbox *sandbox,
   /* Demo tokens do not expire: one per user for the sandbox's life. */
   if (token != NULL)
     return g_strdup (token);
-  g_assert_nonnull (sandbox->sandbox);
+  g_assert_true (sandbox->sandbox != NULL || sandbox->attached);
   answer = rest ("POST", url, NULL, body, &status);
   g_assert_cmpuint (status, ==, 201);
   token = json_object_get_string_member_with_default (answer, "token", NULL);
@@ -416,6 +431,51 @@ app_test_sandbox_rest (AppTestSandbox *sandbox,
                                           strchr (path, '?') != NULL ? '&' : '?', APP_TEST_API_KEY, user_id);
 
   return rest (method, url, token, body, out_status);
+}
+
+static void
+exec_sql (sqlite3    *db,
+          const char *sql)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    g_error ("sandbox database: %s", message);
+}
+
+void
+app_test_sandbox_set_member (AppTestSandbox *sandbox,
+                             const char     *cid,
+                             const char     *user_id,
+                             gboolean        member)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *sql = NULL;
+  sqlite3 *db = NULL;
+  char *quoted;
+
+  g_assert_nonnull (sandbox->data_dir);
+  g_assert_true (sandbox->sandbox != NULL || sandbox->attached);
+  path = g_build_filename (sandbox->data_dir, "sandbox.db", NULL);
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  /* The sandbox writes too (WAL): wait for its transactions rather than fail. */
+  sqlite3_busy_timeout (db, APP_TEST_DEADLINE_MS);
+  quoted = sqlite3_mprintf ("cid = %Q AND user_id = %Q", cid, user_id);
+  if (member)
+    sql = g_strdup_printf ("BEGIN IMMEDIATE;"
+                           "INSERT INTO members SELECT * FROM app_test_removed_members WHERE %s;"
+                           "DELETE FROM app_test_removed_members WHERE %s;"
+                           "COMMIT;", quoted, quoted);
+  else
+    sql = g_strdup_printf ("BEGIN IMMEDIATE;"
+                           "CREATE TABLE IF NOT EXISTS app_test_removed_members AS SELECT * FROM members WHERE 0;"
+                           "INSERT INTO app_test_removed_members SELECT * FROM members WHERE %s;"
+                           "DELETE FROM members WHERE %s;"
+                           "COMMIT;", quoted, quoted);
+  sqlite3_free (quoted);
+  exec_sql (db, sql);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  g_assert_cmpint (sqlite3_close (db), ==, SQLITE_OK);
 }
 
 /* The connection manager ------------------------------------------------------------------- */

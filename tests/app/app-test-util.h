@@ -37,12 +37,17 @@ typedef struct
   char            *data_dir;  /* removed by app_test_sandbox_free(); NULL in memory */
   GStrv            extra;     /* the options it was started with */
   GHashTable      *tokens;    /* user id → demo token */
+  gboolean         attached;  /* another process runs it (app_test_sandbox_attach) */
 } AppTestSandbox;
 
 /* Starts `confab-sandbox --demo --data-dir TMP @extra…` (the API key and secret above). */
 AppTestSandbox *app_test_sandbox_start     (const char *const *extra);
 /* The same without --data-dir (much faster to fill); it cannot be restarted. */
 AppTestSandbox *app_test_sandbox_start_in_memory (const char *const *extra);
+/* A handle on a sandbox another process (a test's parent) started: REST calls and
+ * app_test_sandbox_set_member() work; freeing it leaves the sandbox and its data alone. */
+AppTestSandbox *app_test_sandbox_attach    (const char        *url,
+                                            const char        *data_dir);
 /* SIGKILL, as a crash or a pulled cable would look, and waits for the exit. */
 void            app_test_sandbox_kill      (AppTestSandbox    *sandbox);
 /* Starts it again on the same port with the same data directory. */
@@ -59,6 +64,15 @@ JsonObject     *app_test_sandbox_rest      (AppTestSandbox    *sandbox,
                                             const char        *path,
                                             const char        *body,
                                             guint             *out_status);
+
+/* Makes @user_id a member of @cid again (@member) or not, by editing the running
+ * sandbox's database (started with app_test_sandbox_start): the server then refuses
+ * that user's messages there for real (HTTP 403, Stream code 17). Removing keeps the
+ * membership row aside, so adding it back restores it as it was. */
+void            app_test_sandbox_set_member (AppTestSandbox   *sandbox,
+                                             const char       *cid,
+                                             const char       *user_id,
+                                             gboolean          member);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AppTestSandbox, app_test_sandbox_free)
 
