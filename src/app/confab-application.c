@@ -500,12 +500,19 @@ remove_tree (GFile   *file,
              GError **error)
 {
   g_autoptr(GFileEnumerator) children = NULL;
-  g_autoptr(GError) local_error = NULL;
+  GFileType type;
 
-  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, &local_error);
-  if (children != NULL)
+  /* Only a real directory is entered: a symbolic link (to a directory or anywhere else)
+   * is removed itself, never followed, so nothing outside the account's folder goes. */
+  type = g_file_query_file_type (file, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL);
+  if (type == G_FILE_TYPE_UNKNOWN)
+    return TRUE;   /* already gone */
+  if (type == G_FILE_TYPE_DIRECTORY)
     {
+      children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                            G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, error);
+      if (children == NULL)
+        return FALSE;
       for (;;)
         {
           GFileInfo *info = NULL;
@@ -518,13 +525,6 @@ remove_tree (GFile   *file,
           if (!remove_tree (child, error))
             return FALSE;
         }
-    }
-  else if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY))
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        return TRUE;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
     }
   return g_file_delete (file, NULL, error);
 }

@@ -27,6 +27,7 @@ typedef struct
   GSourceFunc        func;
   gpointer           data;
   GDestroyNotify     notify;
+  gboolean           dispatching;  /* under clock->mutex: its function is running */
 } Timeout;
 
 static void confab_system_clock_iface_init (ConfabClockInterface *iface);
@@ -39,8 +40,16 @@ static gboolean
 timeout_dispatch (gpointer user_data)
 {
   Timeout *timeout = user_data;
+  gboolean again;
 
-  return timeout->func (timeout->data);
+  g_mutex_lock (&timeout->clock->mutex);
+  timeout->dispatching = TRUE;
+  g_mutex_unlock (&timeout->clock->mutex);
+  again = timeout->func (timeout->data);
+  g_mutex_lock (&timeout->clock->mutex);
+  timeout->dispatching = FALSE;
+  g_mutex_unlock (&timeout->clock->mutex);
+  return again;
 }
 
 /* The source's destroy notify: runs once, whether the function returned
@@ -146,7 +155,9 @@ confab_system_clock_move_timeout (ConfabClock *clock,
 
   g_mutex_lock (&self->mutex);
   timeout = g_hash_table_lookup (self->timeouts, GUINT_TO_POINTER (id));
-  if (timeout != NULL)
+  /* While its function runs, GLib re-arms or drops the source right after it returns,
+   * so a move would be lost: say so, as the fake clock does. */
+  if (timeout != NULL && !timeout->dispatching)
     source = g_source_ref (timeout->source);
   g_mutex_unlock (&self->mutex);
 
@@ -155,8 +166,12 @@ confab_system_clock_move_timeout (ConfabClock *clock,
 
   /* A GTimeoutSource keeps its expiry as the ready time: this moves it (and wakes the
    * context only if the new time is sooner). g_source_set_ready_time() is thread-safe. */
-  if (!g_source_is_destroyed (source))
-    g_source_set_ready_time (source, g_get_monotonic_time () + (gint64) ms * 1000);
+  if (g_source_is_destroyed (source))
+    {
+      g_source_unref (source);
+      return FALSE;
+    }
+  g_source_set_ready_time (source, g_get_monotonic_time () + (gint64) ms * 1000);
   g_source_unref (source);
   return TRUE;
 }

@@ -82,7 +82,7 @@ confab_watermark_flush (ConfabWatermark *self)
   dir = g_path_get_dirname (self->path);
   text = g_strdup_printf ("%" G_GINT64_FORMAT "\n", self->value);
   if (g_mkdir_with_parents (dir, 0700) != 0 ||
-      !g_file_set_contents (self->path, text, -1, &error))
+      !g_file_set_contents_full (self->path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
     g_debug ("Watermark: cannot store the watermark: %s",
              error != NULL ? error->message : g_strerror (errno));
 }

@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <unistd.h>
+
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <locale.h>
@@ -1027,10 +1029,28 @@ sign_out (void)
   }
   session = app_test_app_wait_connected (app);
   g_assert_true (g_file_test (state_dir, G_FILE_TEST_IS_DIR));
-  g_action_group_activate_action (G_ACTION_GROUP (app), "sign-out", NULL);
-  g_assert_null (app_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
-  g_assert_null (confab_application_get_session (app));
-  g_assert_false (g_file_test (state_dir, G_FILE_TEST_EXISTS));
+  /* Links in the account's folder are removed, never followed: what they point at stays. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *outside = g_dir_make_tmp ("confab-outside-XXXXXX", &error);
+    g_autofree char *kept = NULL;
+    g_autofree char *dir_link = g_build_filename (state_dir, "link-to-dir", NULL);
+    g_autofree char *file_link = g_build_filename (state_dir, "link-to-file", NULL);
+
+    g_assert_no_error (error);
+    kept = g_build_filename (outside, "keep", NULL);
+    g_assert_true (g_file_set_contents (kept, "mine", -1, NULL));
+    g_assert_cmpint (symlink (outside, dir_link), ==, 0);
+    g_assert_cmpint (symlink (kept, file_link), ==, 0);
+
+    g_action_group_activate_action (G_ACTION_GROUP (app), "sign-out", NULL);
+    g_assert_null (app_test_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+    g_assert_null (confab_application_get_session (app));
+    g_assert_false (g_file_test (state_dir, G_FILE_TEST_EXISTS));
+    g_assert_true (g_file_test (kept, G_FILE_TEST_IS_REGULAR));
+    g_assert_cmpint (g_remove (kept), ==, 0);
+    g_assert_cmpint (g_rmdir (outside), ==, 0);
+  }
   settle_dbus ();
 }
 

@@ -619,6 +619,51 @@ test_system_move (void)
   record_clear (&record);
 }
 
+/* A timeout moved from inside its own function: GLib drops (or re-arms) the source right
+ * after the function returns, so the move cannot hold. Both clocks say FALSE. */
+typedef struct
+{
+  ConfabClock *clock;
+  guint        id;
+  guint        calls;
+  gboolean     moved;
+} SelfMover;
+
+static gboolean
+self_mover_cb (gpointer user_data)
+{
+  SelfMover *mover = user_data;
+
+  mover->calls++;
+  mover->moved = confab_clock_move_timeout (mover->clock, mover->id, 10);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+check_move_from_own_function (ConfabClock *clock,
+                              gboolean     fake)
+{
+  SelfMover mover = { clock, 0, 0, TRUE };
+
+  mover.id = confab_clock_add_timeout (clock, 5, self_mover_cb, &mover, NULL);
+  if (fake)
+    confab_fake_clock_advance (CONFAB_FAKE_CLOCK (clock), 5 * MS);
+  else
+    g_assert_true (wait_for (NULL, &mover.calls, 1, 5000));
+  g_assert_cmpuint (mover.calls, ==, 1);
+  g_assert_false (mover.moved);
+  g_assert_false (confab_clock_move_timeout (clock, mover.id, 10));
+}
+
+static void
+test_move_from_own_function (void)
+{
+  g_autoptr(ConfabFakeClock) fake = confab_fake_clock_new (START);
+
+  check_move_from_own_function (CONFAB_CLOCK (fake), TRUE);
+  check_move_from_own_function (confab_clock_get_default (), FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -638,6 +683,7 @@ main (int   argc,
   g_test_add_func ("/core/clock/system/remove-and-repeat", test_system_remove_and_repeat);
   g_test_add_func ("/core/clock/system/outlives-timeouts", test_system_clock_outlives_timeouts);
   g_test_add_func ("/core/clock/system/move", test_system_move);
+  g_test_add_func ("/core/clock/move-from-own-function", test_move_from_own_function);
 
   return g_test_run ();
 }
