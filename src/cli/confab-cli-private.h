@@ -51,6 +51,7 @@ typedef struct
    * before catch-up; connected = caught up (state CONNECTED). */
   gboolean                 usable;
   gint64                   usable_ms;    /* cli_elapsed_ms() when it became usable */
+  gint64                   connect_ms;   /* cli_elapsed_ms() at the connect call: building the client took this */
   gboolean                 finished;
   int                      exit_code;
   guint                    timeout_id;

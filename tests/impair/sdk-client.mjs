@@ -9,7 +9,7 @@
 // `StreamChat.getInstance()` and `Promise.race` of connectUser against a 30 s timeout.
 //
 // Lines (each has elapsed_ms since just before connectUser, and kind):
-//   {"kind":"usable","time_to_usable_ms","transport":"websocket|longpoll","connection_id"}
+//   {"kind":"usable","time_to_usable_ms","client_built_ms","transport":"websocket|longpoll","connection_id"}
 //   {"kind":"error","message"}                           connectUser rejected (exit 1)
 //   --watch only, after usable:
 //   {"kind":"health","healthy":bool,"transport"}          the SDK's own health flag flipped
@@ -135,7 +135,10 @@ async function connect(client) {
   }
 }
 
+// The clock starts at connectUser, after the client is built; the build is timed beside it.
+const tBuild = performance.now();
 const client = makeClient();
+const clientBuiltMs = Math.round(performance.now() - tBuild);
 client.on('connection.changed', (e) => {
   if (opts.watch) line('connection.changed', { online: e.online });
   watchHealth(client);
@@ -153,6 +156,7 @@ try {
   const res = await connect(client);
   line('usable', {
     time_to_usable_ms: elapsed(),
+    client_built_ms: clientBuiltMs,
     transport: transportOf(client),
     connection_id: res?.connection_id ?? client._getConnectionID() ?? null,
   });
