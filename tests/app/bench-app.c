@@ -6,6 +6,11 @@
  * (what scrolling to the top asks for) until the first message, shows the newest again,
  * prints "READY <messages>" on standard output and runs until SIGTERM or SIGINT.
  *
+ * SIGUSR1 scrolls the conversation from the newest message to the oldest, one page per
+ * frame (a fast fling: every frame binds a whole page of rows it has not shown yet), and
+ * prints "SCROLLED frames=N p50_us=… p95_us=… max_us=… over_16ms=… px=… seconds=…": the
+ * time each frame took from the frame clock's update to the end of its paint.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -13,6 +18,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "confab-application.h"
@@ -28,6 +34,17 @@ typedef struct
   guint              poll_id;
   guint              pages;
   gint64             started;
+
+  /* The scroll run (SIGUSR1). */
+  GtkWidget         *list;
+  GdkFrameClock     *frame_clock;
+  GArray            *frame_us;
+  gint64             frame_begin;
+  gint64             scroll_started;
+  double             scrolled_px;
+  guint              tick_id;
+  gulong             update_id;
+  gulong             after_paint_id;
 } Bench;
 
 static void load_older (Bench *bench);
@@ -120,6 +137,118 @@ poll_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Scrolling ------------------------------------------------------------------------------ */
+
+static int
+compare_gint64 (gconstpointer a,
+                gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a;
+  gint64 y = *(const gint64 *) b;
+
+  return (x > y) - (x < y);
+}
+
+static gint64
+percentile (GArray *sorted,
+            guint   p)
+{
+  guint rank;
+
+  if (sorted->len == 0)
+    return 0;
+  /* Nearest rank, as connbench.py. */
+  rank = (sorted->len * p + 99) / 100;
+  return g_array_index (sorted, gint64, MAX (rank, 1) - 1);
+}
+
+static void
+on_frame_update (GdkFrameClock *clock,
+                 Bench         *bench)
+{
+  bench->frame_begin = g_get_monotonic_time ();
+}
+
+static void
+on_frame_after_paint (GdkFrameClock *clock,
+                      Bench         *bench)
+{
+  gint64 took;
+
+  if (bench->frame_begin == 0)
+    return;
+  took = g_get_monotonic_time () - bench->frame_begin;
+  g_array_append_val (bench->frame_us, took);
+  bench->frame_begin = 0;
+}
+
+static void
+scroll_finish (Bench *bench)
+{
+  guint over = 0;
+  double seconds = (g_get_monotonic_time () - bench->scroll_started) / 1e6;
+
+  g_clear_signal_handler (&bench->update_id, bench->frame_clock);
+  g_clear_signal_handler (&bench->after_paint_id, bench->frame_clock);
+  g_array_sort (bench->frame_us, compare_gint64);
+  for (guint i = 0; i < bench->frame_us->len; i++)
+    over += g_array_index (bench->frame_us, gint64, i) > 16667;
+  printf ("SCROLLED frames=%u p50_us=%" G_GINT64_FORMAT " p95_us=%" G_GINT64_FORMAT " p99_us=%" G_GINT64_FORMAT
+          " max_us=%" G_GINT64_FORMAT " over_16ms=%u px=%.0f seconds=%.1f\n",
+          bench->frame_us->len, percentile (bench->frame_us, 50), percentile (bench->frame_us, 95),
+          percentile (bench->frame_us, 99),
+          bench->frame_us->len > 0 ? g_array_index (bench->frame_us, gint64, bench->frame_us->len - 1) : 0,
+          over, bench->scrolled_px, seconds);
+  fflush (stdout);
+  g_clear_pointer (&bench->frame_us, g_array_unref);
+}
+
+static gboolean
+scroll_tick (GtkWidget     *widget,
+             GdkFrameClock *clock,
+             gpointer       user_data)
+{
+  Bench *bench = user_data;
+  GtkAdjustment *adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (widget));
+  double value = gtk_adjustment_get_value (adjustment);
+  double lower = gtk_adjustment_get_lower (adjustment);
+
+  if (value <= lower)
+    {
+      bench->tick_id = 0;
+      scroll_finish (bench);
+      return G_SOURCE_REMOVE;
+    }
+  gtk_adjustment_set_value (adjustment, MAX (lower, value - gtk_adjustment_get_page_size (adjustment)));
+  bench->scrolled_px += value - gtk_adjustment_get_value (adjustment);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_scroll_request (gpointer user_data)
+{
+  Bench *bench = user_data;
+  GtkWindow *window = confab_application_get_main_window (bench->app);
+  GtkWidget *view = find_widget (GTK_WIDGET (window), CONFAB_TYPE_CONVERSATION_VIEW);
+
+  bench->list = find_widget (view, GTK_TYPE_LIST_VIEW);
+  if (bench->list == NULL || bench->tick_id != 0)
+    {
+      printf ("SCROLLED error=%s\n", bench->list == NULL ? "no-list" : "busy");
+      fflush (stdout);
+      return G_SOURCE_CONTINUE;
+    }
+  bench->frame_clock = gtk_widget_get_frame_clock (bench->list);
+  bench->frame_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  bench->frame_begin = 0;
+  bench->scrolled_px = 0;
+  bench->scroll_started = g_get_monotonic_time ();
+  bench->update_id = g_signal_connect (bench->frame_clock, "update", G_CALLBACK (on_frame_update), bench);
+  bench->after_paint_id = g_signal_connect (bench->frame_clock, "after-paint", G_CALLBACK (on_frame_after_paint), bench);
+  bench->tick_id = gtk_widget_add_tick_callback (bench->list, scroll_tick, bench, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_signal (gpointer user_data)
 {
@@ -170,6 +299,7 @@ main (int   argc,
   bench.poll_id = g_timeout_add (100, poll_cb, &bench);
   g_unix_signal_add (SIGTERM, on_signal, &bench);
   g_unix_signal_add (SIGINT, on_signal, &bench);
+  g_unix_signal_add (SIGUSR1, on_scroll_request, &bench);
   g_main_loop_run (bench.loop);
 
   g_clear_handle_id (&bench.poll_id, g_source_remove);

@@ -7,15 +7,17 @@
 #   measured in the same run;
 # - CPU (% of one core) while the sandbox delivers 20 messages/s from bob for N seconds;
 # - idle wake-ups: context switches of all the app's threads over N idle seconds, and the
-#   timeouts its threads poll() with (strace), i.e. which timers wake it.
+#   timeouts its threads poll() with (strace), i.e. which timers wake it;
+# - scrolling: the conversation flung from the newest of the 10 000 messages to the oldest,
+#   one page per frame; how long each frame took (frame clock update → end of paint).
 #
 # "The app" is tests/app/confab-bench-app: the real ConfabApplication and ConfabWindow,
 # signed in as `confab --sandbox URL --as alice` would be, which then loads older pages
 # (what scrolling to the top asks for) until the channel's first message. The real
 # `confab` binary is measured too, with what it loads by itself (the newest page).
 #
-# Prints a table and writes it, with the command, into FILE (default
-# docs/performance-app.md). Runs itself inside tests/app/run-in-session.sh.
+# Prints the tables and, with --out FILE, writes them with the command into FILE. Runs
+# itself inside tests/app/run-in-session.sh.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 import argparse
@@ -25,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -224,6 +227,12 @@ def inner(args):
         results["load_rate"] = sent / elapsed
         results["after_load"] = settle(app.pid, 5)
         log("load:", results["load_cpu_percent"], "% CPU at", results["load_rate"], "msg/s;", results["after_load"])
+
+        # 6. Scrolling through all of them, a page per frame.
+        app.send_signal(signal.SIGUSR1)
+        scrolled = wait_line(app, "SCROLLED", 600)
+        results["scroll"] = {k: float(v) for k, v in (kv.split("=", 1) for kv in scrolled.split()[1:])}
+        log(scrolled)
         app.terminate()
         app.wait()
     finally:
@@ -285,18 +294,33 @@ def report(args, results):
         f"{results['idle_polls']} | see the poll timeouts |",
         "",
     ]
+    sc = results.get("scroll")
+    if sc:
+        lines += [
+            f"Scrolling all {results['ready'].split()[1]} messages from the newest to the oldest, one page per frame "
+            f"({sc['px']:.0f} px in {sc['frames']:.0f} frames, {sc['seconds']:.1f} s), frame clock update → end of "
+            "paint:",
+            "",
+            "| frames | p50 | p95 | p99 | longest | over 16.7 ms (a missed 60 Hz frame) |",
+            "|---|---|---|---|---|---|",
+            f"| {sc['frames']:.0f} | {sc['p50_us'] / 1000:.1f} ms | {sc['p95_us'] / 1000:.1f} ms | "
+            f"{sc['p99_us'] / 1000:.1f} ms | {sc['max_us'] / 1000:.1f} ms | {sc['over_16ms']:.0f} "
+            f"({100 * sc['over_16ms'] / max(1, sc['frames']):.1f} %) |",
+            "",
+        ]
     text = "\n".join(lines)
     print(text)
-    with open(args.out, "w") as f:
-        f.write(text)
-    log(f"written to {args.out}")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        log(f"written to {args.out}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build", default="_build")
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--out", default=os.path.join(SRC, "docs", "performance-app.md"))
+    parser.add_argument("--out", help="also write the tables, with the command, to this file")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
