@@ -297,7 +297,8 @@ def report(args, results):
     sc = results.get("scroll")
     if sc:
         lines += [
-            f"Scrolling all {results['ready'].split()[1]} messages from the newest to the oldest, one page per frame "
+            f"Scrolling all {int(results['ready'].split()[1]) + results['load_sent']} messages (the 10 000 and the "
+            f"{results['load_sent']} received at 20/s) from the newest to the oldest, one page per frame "
             f"({sc['px']:.0f} px in {sc['frames']:.0f} frames, {sc['seconds']:.1f} s), frame clock update → end of "
             "paint:",
             "",
