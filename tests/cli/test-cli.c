@@ -360,6 +360,18 @@ assert_usable (Cli        *cli,
   /* Usable (the first health.check) comes before connected (after catch-up). */
   g_assert_cmpint (json_object_get_int_member (last, "time_to_connected_ms"), >=,
                    json_object_get_int_member (last, "time_to_usable_ms"));
+  /* The connect call comes after the client is built and before usable; its own line is
+   * the first one, before any stage. */
+  g_assert_cmpint (json_object_get_int_member (last, "connect_call_ms"), >=, 0);
+  g_assert_cmpint (json_object_get_int_member (last, "connect_call_ms"), <=,
+                   json_object_get_int_member (last, "time_to_usable_ms"));
+  {
+    g_autoptr(JsonObject) first = parse_line (g_ptr_array_index (cli->lines, 0));
+
+    g_assert_cmpstr (json_object_get_string_member (first, "kind"), ==, "connect");
+    g_assert_cmpint (json_object_get_int_member (first, "elapsed_ms"), ==,
+                     json_object_get_int_member (last, "connect_call_ms"));
+  }
   g_assert_cmpstr (json_object_get_string_member (last, "transport"), ==, transport);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (last, "endpoint"),
                                    g_str_equal (transport, "websocket") ? "ws://127.0.0.1:" : "http://127.0.0.1:"));
